@@ -1,0 +1,661 @@
+package awssim
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// Wire protocols of the emulated services.
+const (
+	protoQuery    = iota // IAM, STS: form-encoded request, XML response
+	protoJSON            // Organizations, Secrets Manager: JSON 1.1 with X-Amz-Target
+	protoRESTJSON        // SES v2
+	protoRESTXML         // S3
+)
+
+// APIError is an error response in the service's own format.
+type APIError struct {
+	Code    string
+	Message string
+	Status  int
+	// Receiver marks a server-side fault (query protocol's <Type>Receiver</Type>).
+	Receiver bool
+}
+
+// Error implements error.
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// apiErr builds an APIError.
+func apiErr(status int, code, format string, args ...any) *APIError {
+	return &APIError{Code: code, Message: fmt.Sprintf(format, args...), Status: status}
+}
+
+// Request is one decoded API call as a handler sees it. Handlers run with
+// the simulator's lock held and must not block.
+type Request struct {
+	Sim     *Sim
+	HTTP    *http.Request
+	Service string
+	Op      string
+	Region  string
+	Cred    *Credential
+	// Account is the caller's account (the one its credentials belong to).
+	Account *Account
+	Form    url.Values
+	Body    []byte
+	Now     time.Time
+	// Status is the HTTP status for a successful REST response (default 200).
+	Status int
+}
+
+type opHandler func(r *Request) (any, error)
+
+type service struct {
+	name      string
+	proto     int
+	xmlns     string
+	targetPfx string
+	ops       map[string]opHandler
+	// route resolves REST requests to operation names.
+	route func(method, path string) (string, bool)
+	// throttleCode and deniedCode are the service's own error codes.
+	throttleCode string
+	throttleHTTP int
+	deniedCode   string
+	deniedHTTP   int
+	authCode     string
+	authHTTP     int
+}
+
+// services maps a SigV4 signing name to the service emulation. Each
+// service's file registers itself in init.
+var services = map[string]*service{}
+
+func registerService(s *service) { services[s.name] = s }
+
+// ServeHTTP implements http.Handler.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	body, err := io.ReadAll(hr.Body)
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return
+	}
+	auth := parseAuthorization(hr.Header.Get("Authorization"))
+	svc := services[auth.service]
+	if svc == nil {
+		svc = guessService(hr)
+	}
+	if svc == nil {
+		http.Error(w, "awssim: cannot tell which service this request is for", http.StatusBadRequest)
+		return
+	}
+	req := &Request{Sim: s, HTTP: hr, Service: svc.name, Region: auth.region, Body: body, Status: http.StatusOK}
+	if req.Region == "" {
+		req.Region = DefaultRegion
+	}
+	req.Op, err = svc.operation(hr, body, req)
+	if err != nil {
+		s.writeError(w, svc, req, err)
+		return
+	}
+	call := Call{Time: s.clock.Now(), Service: svc.name, Op: req.Op, Region: req.Region, AccessKeyID: auth.keyID}
+	result, cut, err := s.serve(hr.Context(), svc, req, auth)
+	if req.Cred != nil {
+		call.AccountID, call.Principal = req.Cred.AccountID, req.Cred.PrincipalARN
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		call.ErrorCode = ae.Code
+	}
+	s.ctl.record(call)
+	if err != nil {
+		s.writeError(w, svc, req, err)
+		return
+	}
+	if cut {
+		cutConnection(w)
+		return
+	}
+	s.writeResult(w, svc, req, result)
+}
+
+// serve authenticates, applies the test controls and runs the handler.
+func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHeader) (result any, cut bool, err error) {
+	h := svc.ops[req.Op]
+	if h == nil {
+		return nil, false, apiErr(400, "InvalidAction", "awssim does not implement %s:%s", svc.name, req.Op)
+	}
+	if d := s.ctl.latencyFor(svc.name, req.Op); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, apiErr(500, "RequestCanceled", "request canceled")
+		case <-t.C:
+		}
+	}
+	cred, err := s.authenticate(svc, req, auth)
+	if err != nil {
+		return nil, false, err
+	}
+	req.Cred = cred
+	if err := s.ctl.throttle(cred.AccountID, svc); err != nil {
+		return nil, false, err
+	}
+	fault := s.ctl.fault(svc.name, req.Op, cred.AccountID)
+	if fault != nil && !fault.CutAfter {
+		return nil, false, &APIError{Code: fault.Code, Message: fault.Message, Status: fault.Status}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req.Account = s.accounts[cred.AccountID]
+	if req.Account == nil {
+		return nil, false, apiErr(svc.authHTTP, svc.authCode, "The security token included in the request is invalid.")
+	}
+	if err := s.authorizeLocked(req, svc, "*"); err != nil {
+		return nil, false, err
+	}
+	if cred.key != nil {
+		now := req.Now
+		cred.key.LastUsed = &now
+		cred.key.LastService = svc.iamServiceName()
+		cred.key.LastRegion = req.Region
+		if svc.name == "iam" {
+			cred.key.LastRegion = "N/A"
+		}
+	}
+	result, err = h(req)
+	if err != nil {
+		return nil, false, err
+	}
+	return result, fault != nil && fault.CutAfter, nil
+}
+
+// iamServiceName is the service name IAM reports as a key's last-used service.
+func (svc *service) iamServiceName() string {
+	if svc.name == "ses" {
+		return "ses"
+	}
+	return svc.name
+}
+
+// Authorize checks the caller's role allow-list for the request's action on
+// resource (an ARN, or "*"). Handlers call it when a policy may narrow the
+// action to resources.
+func (r *Request) Authorize(resource string) error {
+	return r.Sim.authorizeLocked(r, services[r.Service], resource)
+}
+
+func (s *Sim) authorizeLocked(req *Request, svc *service, resource string) error {
+	c := req.Cred
+	if c.Kind != CredSession {
+		return nil
+	}
+	role := s.accounts[c.AccountID].roles[c.RoleName]
+	if role == nil || role.AllowedActions == nil {
+		return nil
+	}
+	action := svc.actionPrefix() + ":" + req.Op
+	allowed := false
+	for _, p := range role.AllowedActions {
+		if wildcardMatch(strings.ToLower(p), strings.ToLower(action)) {
+			allowed = true
+			break
+		}
+	}
+	if allowed && resource != "*" {
+		for pat, resources := range role.ResourcePrefixes {
+			if !wildcardMatch(strings.ToLower(pat), strings.ToLower(action)) {
+				continue
+			}
+			ok := false
+			for _, rp := range resources {
+				if wildcardMatch(rp, resource) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				allowed = false
+			}
+		}
+	}
+	if allowed {
+		return nil
+	}
+	res := resource
+	if res == "*" {
+		res = "*"
+	}
+	return apiErr(svc.deniedHTTP, svc.deniedCode,
+		"User: %s is not authorized to perform: %s on resource: %s", c.PrincipalARN, action, res)
+}
+
+// actionPrefix is the IAM action namespace of the service.
+func (svc *service) actionPrefix() string {
+	if svc.name == "ses" {
+		return "ses"
+	}
+	return svc.name
+}
+
+// wildcardMatch matches s against a pattern with * (any run) and ? (one char).
+func wildcardMatch(pattern, s string) bool {
+	for len(pattern) > 0 {
+		switch pattern[0] {
+		case '*':
+			for len(pattern) > 0 && pattern[0] == '*' {
+				pattern = pattern[1:]
+			}
+			if pattern == "" {
+				return true
+			}
+			for i := 0; i <= len(s); i++ {
+				if wildcardMatch(pattern, s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != pattern[0] {
+				return false
+			}
+		}
+		pattern, s = pattern[1:], s[1:]
+	}
+	return s == ""
+}
+
+// ---- authentication ----
+
+type authHeader struct {
+	keyID, date, region, service string
+	signedHeaders               []string
+	signature                   string
+}
+
+func parseAuthorization(h string) authHeader {
+	var a authHeader
+	rest, ok := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
+	if !ok {
+		return a
+	}
+	for _, part := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "Credential":
+			f := strings.Split(v, "/")
+			if len(f) == 5 {
+				a.keyID, a.date, a.region, a.service = f[0], f[1], f[2], f[3]
+			}
+		case "SignedHeaders":
+			a.signedHeaders = strings.Split(v, ";")
+		case "Signature":
+			a.signature = v
+		}
+	}
+	return a
+}
+
+// guessService picks a service for requests without a usable signature, so
+// that the error can be written in the right format.
+func guessService(hr *http.Request) *service {
+	t := hr.Header.Get("X-Amz-Target")
+	switch {
+	case strings.HasPrefix(t, "AWSOrganizations"):
+		return services["organizations"]
+	case strings.HasPrefix(t, "secretsmanager"):
+		return services["secretsmanager"]
+	case strings.HasPrefix(hr.URL.Path, "/v2/email"):
+		return services["ses"]
+	}
+	return nil
+}
+
+func (s *Sim) authenticate(svc *service, req *Request, a authHeader) (*Credential, error) {
+	if a.keyID == "" {
+		return nil, apiErr(svc.authHTTP, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	}
+	s.mu.Lock()
+	c := s.creds[a.keyID]
+	now := s.clock.Now()
+	var status string
+	if c != nil && c.key != nil {
+		status = c.key.Status
+		if !keyAttached(c.key) {
+			status = "Deleted"
+		}
+	}
+	s.mu.Unlock()
+	req.Now = now
+	invalid := apiErr(svc.authHTTP, svc.authCode, "The security token included in the request is invalid.")
+	if c == nil || (c.key != nil && status != "Active") {
+		return nil, invalid
+	}
+	if c.Kind == CredSession {
+		if req.HTTP.Header.Get("X-Amz-Security-Token") != c.SessionToken {
+			return nil, invalid
+		}
+		if !now.Before(c.Expires) {
+			code := "ExpiredToken"
+			if svc.proto != protoQuery {
+				code = "ExpiredTokenException"
+			}
+			return nil, apiErr(svc.authHTTP, code, "The security token included in the request is expired")
+		}
+	}
+	if err := verifySignature(req.HTTP, req.Body, a, c); err != nil {
+		return nil, apiErr(403, "SignatureDoesNotMatch",
+			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
+	}
+	return c, nil
+}
+
+func keyAttached(k *AccessKey) bool {
+	for _, kk := range k.user.Keys {
+		if kk == k {
+			return true
+		}
+	}
+	return false
+}
+
+// verifySignature recomputes the SigV4 signature of the request with the
+// credential's secret, using the SDK's own signer on a copy that carries
+// only the signed headers.
+func verifySignature(hr *http.Request, body []byte, a authHeader, c *Credential) error {
+	amzDate := hr.Header.Get("X-Amz-Date")
+	t, err := time.Parse("20060102T150405Z", amzDate)
+	if err != nil {
+		return fmt.Errorf("bad X-Amz-Date %q", amzDate)
+	}
+	u := &url.URL{Scheme: "http", Host: hr.Host, Path: hr.URL.Path, RawPath: hr.URL.RawPath, RawQuery: hr.URL.RawQuery}
+	cp, err := http.NewRequest(hr.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	cp.Host = hr.Host
+	cp.Header = http.Header{}
+	for _, h := range a.signedHeaders {
+		switch h {
+		case "host":
+		case "content-length":
+			cp.ContentLength = hr.ContentLength
+		default:
+			cp.Header[http.CanonicalHeaderKey(h)] = hr.Header.Values(h)
+		}
+	}
+	hash := hr.Header.Get("X-Amz-Content-Sha256")
+	if hash == "" {
+		sum := sha256.Sum256(body)
+		hash = hex.EncodeToString(sum[:])
+	}
+	creds := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = a.service == "s3" })
+	if err := signer.SignHTTP(context.Background(), creds, cp, hash, a.service, a.region, t); err != nil {
+		return err
+	}
+	got := parseAuthorization(cp.Header.Get("Authorization")).signature
+	if !hmac.Equal([]byte(got), []byte(a.signature)) {
+		return errors.New("signature mismatch")
+	}
+	return nil
+}
+
+// ---- protocol decoding ----
+
+func (svc *service) operation(hr *http.Request, body []byte, req *Request) (string, error) {
+	switch svc.proto {
+	case protoQuery:
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return "", apiErr(400, "MalformedQueryString", "cannot parse form body: %v", err)
+		}
+		for k, v := range hr.URL.Query() {
+			form[k] = append(form[k], v...)
+		}
+		req.Form = form
+		op := form.Get("Action")
+		if op == "" {
+			return "", apiErr(400, "MissingAction", "Missing Action")
+		}
+		return op, nil
+	case protoJSON:
+		t := hr.Header.Get("X-Amz-Target")
+		op, ok := strings.CutPrefix(t, svc.targetPfx+".")
+		if !ok {
+			return "", apiErr(400, "UnknownOperationException", "unknown target %q", t)
+		}
+		return op, nil
+	default:
+		if svc.route != nil {
+			if op, ok := svc.route(hr.Method, hr.URL.Path); ok {
+				return op, nil
+			}
+		}
+		return "", apiErr(404, "NotFoundException", "no route for %s %s", hr.Method, hr.URL.Path)
+	}
+}
+
+// DecodeJSON unmarshals a JSON request body into v, reporting AWS's
+// SerializationException on malformed input.
+func (r *Request) DecodeJSON(v any) error {
+	if len(bytes.TrimSpace(r.Body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return apiErr(400, "SerializationException", "cannot parse request: %v", err)
+	}
+	return nil
+}
+
+// FormInt reads an integer form value (0 when absent).
+func (r *Request) FormInt(name string) (int, error) {
+	v := r.Form.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, apiErr(400, "ValidationError", "%s must be an integer", name)
+	}
+	return n, nil
+}
+
+// FormList reads a query-protocol list (Name.member.1, Name.member.2, ...).
+func (r *Request) FormList(name string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		v, ok := r.Form[fmt.Sprintf("%s.member.%d", name, i)]
+		if !ok {
+			return out
+		}
+		out = append(out, v[0])
+	}
+}
+
+// FormTags reads a query-protocol tag list (Tags.member.N.Key/Value).
+func (r *Request) FormTags(name string) []Tag {
+	var out []Tag
+	for i := 1; ; i++ {
+		k, ok := r.Form[fmt.Sprintf("%s.member.%d.Key", name, i)]
+		if !ok {
+			return out
+		}
+		out = append(out, Tag{Key: k[0], Value: r.Form.Get(fmt.Sprintf("%s.member.%d.Value", name, i))})
+	}
+}
+
+// PageSize returns the page size for a list call: the request's own limit
+// when given and smaller than the simulator's default.
+func (r *Request) PageSize(requested int) int {
+	n := r.Sim.pageSize
+	if requested > 0 && requested < n {
+		n = requested
+	}
+	return n
+}
+
+// ---- protocol encoding ----
+
+func (s *Sim) writeResult(w http.ResponseWriter, svc *service, req *Request, result any) {
+	rid := s.requestID()
+	switch svc.proto {
+	case protoQuery:
+		var buf bytes.Buffer
+		buf.WriteString(xml.Header)
+		fmt.Fprintf(&buf, `<%sResponse xmlns="%s">`, req.Op, svc.xmlns)
+		if result != nil {
+			enc := xml.NewEncoder(&buf)
+			if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: req.Op + "Result"}}); err != nil {
+				http.Error(w, "awssim: encode: "+err.Error(), 500)
+				return
+			}
+		}
+		fmt.Fprintf(&buf, `<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`, rid, req.Op)
+		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("X-Amzn-Requestid", rid)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(buf.Bytes())
+	case protoJSON, protoRESTJSON:
+		if result == nil {
+			result = struct{}{}
+		}
+		b, err := json.Marshal(result)
+		if err != nil {
+			http.Error(w, "awssim: encode: "+err.Error(), 500)
+			return
+		}
+		if svc.proto == protoJSON {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		} else {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.Header().Set("X-Amzn-Requestid", rid)
+		w.WriteHeader(req.Status)
+		_, _ = w.Write(b)
+	case protoRESTXML:
+		w.Header().Set("X-Amz-Request-Id", rid)
+		if raw, ok := result.(RawResponse); ok {
+			for k, v := range raw.Header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(req.Status)
+			_, _ = w.Write(raw.Body)
+			return
+		}
+		w.WriteHeader(req.Status)
+		if result != nil {
+			_, _ = w.Write([]byte(xml.Header))
+			_ = xml.NewEncoder(w).Encode(result)
+		}
+	}
+}
+
+// RawResponse lets a REST handler set headers and the exact body.
+type RawResponse struct {
+	Header http.Header
+	Body   []byte
+}
+
+func (s *Sim) writeError(w http.ResponseWriter, svc *service, req *Request, err error) {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		ae = &APIError{Code: "InternalFailure", Message: err.Error(), Status: 500, Receiver: true}
+	}
+	if ae.Status == 0 {
+		ae.Status = 400
+	}
+	rid := s.requestID()
+	w.Header().Set("X-Amzn-Requestid", rid)
+	switch svc.proto {
+	case protoQuery:
+		typ := "Sender"
+		if ae.Receiver {
+			typ = "Receiver"
+		}
+		var buf bytes.Buffer
+		fmt.Fprintf(&buf, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>%s</Code><Message>`, svc.xmlns, typ, ae.Code)
+		_ = xml.EscapeText(&buf, []byte(ae.Message))
+		fmt.Fprintf(&buf, `</Message></Error><RequestId>%s</RequestId></ErrorResponse>`, rid)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(ae.Status)
+		_, _ = w.Write(buf.Bytes())
+	case protoJSON:
+		b, _ := json.Marshal(map[string]string{"__type": ae.Code, "message": ae.Message})
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(ae.Status)
+		_, _ = w.Write(b)
+	case protoRESTJSON:
+		b, _ := json.Marshal(map[string]string{"message": ae.Message})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-Errortype", ae.Code)
+		w.WriteHeader(ae.Status)
+		_, _ = w.Write(b)
+	case protoRESTXML:
+		var buf bytes.Buffer
+		fmt.Fprintf(&buf, `%s<Error><Code>%s</Code><Message>`, xml.Header, ae.Code)
+		_ = xml.EscapeText(&buf, []byte(ae.Message))
+		fmt.Fprintf(&buf, `</Message><RequestId>%s</RequestId></Error>`, rid)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(ae.Status)
+		if req == nil || req.HTTP.Method != http.MethodHead {
+			_, _ = w.Write(buf.Bytes())
+		}
+	}
+}
+
+// cutConnection drops the TCP connection without a response, as a network
+// failure after the server acted would.
+func cutConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// EpochTime encodes as seconds since the epoch, the JSON protocols' timestamp format.
+type EpochTime time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t EpochTime) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	return []byte(strconv.FormatFloat(float64(tt.UnixMilli())/1000, 'f', 3, 64)), nil
+}
+
+// Epoch converts a time for a JSON response (nil for the zero time).
+func Epoch(t time.Time) *EpochTime {
+	if t.IsZero() {
+		return nil
+	}
+	e := EpochTime(t)
+	return &e
+}
+
+// ISO formats a time as the query protocols do.
+func ISO(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

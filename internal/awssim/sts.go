@@ -1,0 +1,154 @@
+package awssim
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+func init() {
+	registerService(&service{
+		name: "sts", proto: protoQuery, xmlns: "https://sts.amazonaws.com/doc/2011-06-15/",
+		throttleCode: "Throttling", throttleHTTP: 400,
+		deniedCode: "AccessDenied", deniedHTTP: 403,
+		authCode: "InvalidClientTokenId", authHTTP: 403,
+		ops: map[string]opHandler{
+			"AssumeRole":        stsAssumeRole,
+			"GetCallerIdentity": stsGetCallerIdentity,
+		},
+	})
+}
+
+type stsCallerIdentity struct {
+	Account string `xml:"Account"`
+	Arn     string `xml:"Arn"`
+	UserID  string `xml:"UserId"`
+}
+
+func stsGetCallerIdentity(r *Request) (any, error) {
+	return stsCallerIdentity{Account: r.Cred.AccountID, Arn: r.Cred.PrincipalARN, UserID: r.Cred.AccessKeyID}, nil
+}
+
+type stsCredentials struct {
+	AccessKeyID     string `xml:"AccessKeyId"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	SessionToken    string `xml:"SessionToken"`
+	Expiration      string `xml:"Expiration"`
+}
+
+type stsAssumedRoleUser struct {
+	AssumedRoleID string `xml:"AssumedRoleId"`
+	Arn           string `xml:"Arn"`
+}
+
+type stsAssumeRoleResult struct {
+	Credentials     stsCredentials     `xml:"Credentials"`
+	AssumedRoleUser stsAssumedRoleUser `xml:"AssumedRoleUser"`
+}
+
+var (
+	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role(/(?:[\w+=,.@-]+/)*)?([\w+=,.@-]{1,64})$`)
+	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
+
+func stsAssumeRole(r *Request) (any, error) {
+	roleARN := r.Form.Get("RoleArn")
+	session := r.Form.Get("RoleSessionName")
+	if !sessionNameRe.MatchString(session) {
+		return nil, apiErr(400, "ValidationError",
+			"1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", session)
+	}
+	m := roleARNRe.FindStringSubmatch(roleARN)
+	if m == nil {
+		return nil, apiErr(400, "ValidationError", "%s is invalid", roleARN)
+	}
+	denied := apiErr(403, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",
+		r.Cred.PrincipalARN, roleARN)
+	target := r.Sim.accounts[m[1]]
+	if target == nil {
+		return nil, denied
+	}
+	role := target.roles[m[3]]
+	path := m[2]
+	if path == "" {
+		path = "/"
+	}
+	if role == nil || role.Path != path {
+		return nil, denied
+	}
+	if target.Status == StatusSuspended {
+		return nil, apiErr(403, "AccessDenied", "%s: the account %s is suspended", denied.Message, target.ID)
+	}
+	if !r.Sim.trustsLocked(role, r.Cred) {
+		return nil, denied
+	}
+	if role.ExternalID != "" && r.Form.Get("ExternalId") != role.ExternalID {
+		return nil, denied
+	}
+	d := 3600
+	if v := r.Form.Get("DurationSeconds"); v != "" {
+		n, err := r.FormInt("DurationSeconds")
+		if err != nil {
+			return nil, err
+		}
+		d = n
+	}
+	if d < 900 || d > 43200 {
+		return nil, apiErr(400, "ValidationError",
+			"1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200", d)
+	}
+	if time.Duration(d)*time.Second > role.MaxSessionDuration {
+		return nil, apiErr(400, "ValidationError",
+			"The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	expires := r.Now.Add(time.Duration(d) * time.Second)
+	c := r.Sim.newSessionLocked(target.ID, role, session, expires)
+	return stsAssumeRoleResult{
+		Credentials: stsCredentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+			SessionToken: c.SessionToken, Expiration: ISO(expires)},
+		AssumedRoleUser: stsAssumedRoleUser{AssumedRoleID: role.ID + ":" + session, Arn: c.PrincipalARN},
+	}, nil
+}
+
+// trustsLocked evaluates the role's trust policy for the calling credential.
+func (s *Sim) trustsLocked(role *Role, c *Credential) bool {
+	if role.TrustOrgID != "" {
+		if s.org == nil || role.TrustOrgID != s.org.ID {
+			return false
+		}
+		ca := s.accounts[c.AccountID]
+		if ca == nil || !s.inOrgLocked(ca) {
+			return false
+		}
+	}
+	caller := c.PrincipalARN
+	if c.Kind == CredSession {
+		// A session is trusted through its role's ARN.
+		if r := s.accounts[c.AccountID].roles[c.RoleName]; r != nil {
+			caller = r.ARN
+		}
+	}
+	return slices.ContainsFunc(role.TrustedPrincipals, func(p string) bool {
+		if p == c.AccountID || p == fmt.Sprintf("arn:aws:iam::%s:root", c.AccountID) {
+			return true
+		}
+		return strings.EqualFold(p, caller)
+	})
+}
+
+// inOrgLocked tells whether an account is a member of the organization.
+func (s *Sim) inOrgLocked(a *Account) bool {
+	if s.org == nil {
+		return false
+	}
+	if a.ID == s.org.ManagementAccount {
+		return true
+	}
+	if a.ParentID == s.org.RootID {
+		return true
+	}
+	_, ok := s.org.OUs[a.ParentID]
+	return ok
+}
