@@ -1,0 +1,154 @@
+package report
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestFinalize(t *testing.T) {
+	empty := map[string]int{}
+	tests := []struct {
+		name         string
+		report       func() *Report
+		wantSummary  Summary
+		wantAccounts []Account
+	}{
+		{
+			name:         "empty report is fully compliant",
+			report:       func() *Report { return &Report{} },
+			wantSummary:  Summary{Findings: empty, Actions: empty, Results: empty, CompliancePct: 100},
+			wantAccounts: []Account{},
+		},
+		{
+			name:   "fixture",
+			report: fixture,
+			wantSummary: Summary{
+				AccountsOK: 2, AccountsFailed: 1, AccountsSkipped: 1,
+				// prod keeps its 3 (one user has no key); dev is raised to
+				// its 3 key owners.
+				Users: 6, Keys: 6, ActiveKeys: 5, ExemptKeys: 1,
+				// Eligible: alice x2, bob, erin; compliant: alice's new-ish
+				// key and erin (unused is not stale).
+				CompliantKeys: 2, CompliancePct: 50,
+				Findings: map[string]int{FindingStaleKey: 3, FindingUnusedKey: 2},
+				Actions:  map[string]int{ActionIssue: 1, ActionDeactivate: 1, ActionExempt: 1, ActionDelete: 1},
+				Results:  map[string]int{ResultDone: 1, ResultFailed: 1, ResultPlanned: 1},
+			},
+			wantAccounts: []Account{
+				{AccountID: "111111111111", Name: "prod", OU: "ou-prod", Status: AccountOK, Users: 3, Keys: 3, Findings: 3, CompliancePct: 33.3},
+				{AccountID: "222222222222", Name: "dev", OU: "ou-dev", Status: AccountOK, Users: 3, Keys: 3, Findings: 2, CompliancePct: 100},
+				{AccountID: "333333333333", Name: "legacy", OU: "ou-legacy", Status: AccountError, Error: fixture().Accounts[0].Error, CompliancePct: 100},
+				{AccountID: "444444444444", Name: "sandbox", OU: "ou-sandbox", Status: AccountSkipped, Error: "account is SUSPENDED", CompliancePct: 100},
+			},
+		},
+		{
+			name: "keys of an unlisted account add an ok account; stale counts are reset",
+			report: func() *Report {
+				return &Report{
+					Accounts: []Account{{AccountID: "999999999999", Status: AccountOK, Keys: 7, Findings: 3, CompliancePct: 10}},
+					Keys: []Key{
+						{AccountID: "555555555555", AccountName: "new", User: "u", AccessKeyID: "AKIA5", Status: KeyActive, PlannedAction: ActionNone},
+					},
+				}
+			},
+			wantSummary: Summary{AccountsOK: 2, Users: 1, Keys: 1, ActiveKeys: 1, CompliantKeys: 1, CompliancePct: 100,
+				Findings: empty, Actions: empty, Results: empty},
+			wantAccounts: []Account{
+				{AccountID: "555555555555", Name: "new", Status: AccountOK, Users: 1, Keys: 1, CompliancePct: 100},
+				{AccountID: "999999999999", Status: AccountOK, CompliancePct: 100},
+			},
+		},
+		{
+			name: "a finding repeated on one key counts once; two of three rounds to 66.7",
+			report: func() *Report {
+				k := func(user string, f ...Finding) Key {
+					return Key{AccountID: "111111111111", User: user, AccessKeyID: "AKIA" + user, Status: KeyActive, Findings: f, PlannedAction: ActionNone}
+				}
+				return &Report{
+					Accounts: []Account{{AccountID: "111111111111", Status: AccountOK}},
+					Keys:     []Key{k("a"), k("b"), k("c", staleFinding, staleFinding)},
+				}
+			},
+			wantSummary: Summary{AccountsOK: 1, Users: 3, Keys: 3, ActiveKeys: 3, CompliantKeys: 2, CompliancePct: 66.7,
+				Findings: map[string]int{FindingStaleKey: 1}, Actions: empty, Results: empty},
+			wantAccounts: []Account{
+				{AccountID: "111111111111", Status: AccountOK, Users: 3, Keys: 3, Findings: 1, CompliancePct: 66.7},
+			},
+		},
+		{
+			name: "only exempt and inactive keys: nothing to measure, 100%",
+			report: func() *Report {
+				return &Report{Keys: []Key{
+					{AccountID: "111111111111", User: "x", AccessKeyID: "AKIAX", Status: KeyActive, Exempt: true, Findings: []Finding{staleFinding}, PlannedAction: ActionExempt},
+					{AccountID: "111111111111", User: "y", AccessKeyID: "AKIAY", Status: KeyInactive, Findings: []Finding{staleFinding}, PlannedAction: ActionNone},
+				}}
+			},
+			wantSummary: Summary{AccountsOK: 1, Users: 2, Keys: 2, ActiveKeys: 1, ExemptKeys: 1, CompliancePct: 100,
+				Findings: map[string]int{FindingStaleKey: 2}, Actions: map[string]int{ActionExempt: 1}, Results: empty},
+			wantAccounts: []Account{
+				{AccountID: "111111111111", Status: AccountOK, Users: 2, Keys: 2, Findings: 2, CompliancePct: 100},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.report()
+			r.Finalize()
+			if !reflect.DeepEqual(r.Summary, tt.wantSummary) {
+				t.Errorf("Summary =\n%+v\nwant\n%+v", r.Summary, tt.wantSummary)
+			}
+			if !reflect.DeepEqual(r.Accounts, tt.wantAccounts) {
+				t.Errorf("Accounts =\n%+v\nwant\n%+v", r.Accounts, tt.wantAccounts)
+			}
+			if r.SchemaVersion != SchemaVersion || r.Keys == nil || r.Notifications == nil || r.Run.AccountsTargets == nil {
+				t.Errorf("not normalized: version %q, keys nil %v, notifications nil %v, targets nil %v",
+					r.SchemaVersion, r.Keys == nil, r.Notifications == nil, r.Run.AccountsTargets == nil)
+			}
+			// Finalize is idempotent.
+			again := *r
+			again.Accounts = slices.Clone(r.Accounts)
+			again.Keys = slices.Clone(r.Keys)
+			again.Finalize()
+			if !reflect.DeepEqual(again.Summary, r.Summary) || !reflect.DeepEqual(again.Accounts, r.Accounts) {
+				t.Errorf("second Finalize changed the report")
+			}
+		})
+	}
+}
+
+func TestFinalizeSortsKeys(t *testing.T) {
+	r := finalized()
+	var got []string
+	for _, k := range r.Keys {
+		got = append(got, k.AccountID+"/"+k.User+"/"+k.AccessKeyID)
+	}
+	want := []string{
+		"111111111111/alice/" + keyAlice1,
+		"111111111111/alice/" + keyAlice2,
+		"111111111111/bob/" + keyBob,
+		"222222222222/dave/" + keyDave,
+		"222222222222/erin/" + keyErin,
+		"222222222222/svc-ci/" + keyCI,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("key order =\n%q\nwant\n%q", got, want)
+	}
+	for _, k := range r.Keys {
+		if k.Findings == nil {
+			t.Errorf("key %s: Findings is nil after Finalize", k.AccessKeyID)
+		}
+	}
+}
+
+func TestFinalizeDoesNotWriteSharedFindings(t *testing.T) {
+	shared := []Finding{{ID: FindingStaleKey}} // nil Controls
+	r := &Report{Keys: []Key{{AccountID: "111111111111", User: "u", AccessKeyID: "AKIAU", Status: KeyActive, Findings: shared}}}
+	r.Finalize()
+	if shared[0].Controls != nil {
+		t.Errorf("Finalize wrote into a Findings array it does not own")
+	}
+	if r.Keys[0].Findings[0].Controls == nil {
+		t.Errorf("Controls not normalized to []")
+	}
+}

@@ -1,0 +1,574 @@
+package rotation
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"golang.org/x/sync/errgroup"
+
+	"keyrotor/accounts"
+)
+
+// IAMReader is the part of IAM the inventory reads; *iam.Client satisfies it.
+type IAMReader interface {
+	ListUsers(ctx context.Context, in *iam.ListUsersInput, optFns ...func(*iam.Options)) (*iam.ListUsersOutput, error)
+	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error)
+	GetGroup(ctx context.Context, in *iam.GetGroupInput, optFns ...func(*iam.Options)) (*iam.GetGroupOutput, error)
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
+	GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error)
+	GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error)
+}
+
+// SecretReader reads users' secrets, to learn which access key a secret
+// holds; *secretsmanager.Client satisfies it.
+type SecretReader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// DefaultReportWait is how long Collect waits for a credential report that
+// is being generated when InventoryOptions.ReportWait is zero.
+const DefaultReportWait = 30 * time.Second
+
+// Credential report polling backoff: short at first because a small
+// account's report is ready within seconds.
+const (
+	reportPollFirst = time.Second
+	reportPollMax   = 8 * time.Second
+)
+
+// Reasons a user is exempt, as User.Exempt shows them.
+const (
+	exemptListedReason = "listed in accounts.yaml"
+)
+
+// InventoryOptions configures Collect for one account.
+type InventoryOptions struct {
+	AccountID, AccountName string
+	// ExemptTag exempts users carrying this tag (Value "" matches any
+	// value; Key "" disables tag exemption).
+	ExemptTag accounts.TagMatch
+	// ExemptGroups exempts the members of these groups. Each is read with
+	// one paginated GetGroup; a group that does not exist in the account
+	// exempts nobody there.
+	ExemptGroups []string
+	// ExemptUsers exempts users by name (global and this account's lists,
+	// merged by the caller), compared case-insensitively as IAM does.
+	ExemptUsers []string
+	// SecretName gives the name of a user's secret (from the configured
+	// template). Nil leaves User.SecretName empty and fails the collection
+	// if a user has an issuing intent, since its secret must be read.
+	SecretName func(user string) (string, error)
+	// Concurrency bounds the IAM calls in flight for users (at least 1);
+	// the credential report is fetched alongside.
+	Concurrency int
+	// ReportWait bounds the wait for a credential report that is being
+	// generated (0: DefaultReportWait; negative: do not wait). After it,
+	// last use is asked key by key.
+	ReportWait time.Duration
+	// Sleep waits between credential report polls; nil sleeps for real.
+	// Tests inject one that advances a simulated clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// FreshLastUsed tells which keys need last-use data fresher than the
+	// credential report (up to 4 hours old): they always get
+	// GetAccessKeyLastUsed and LastUsedFresh. Callers pass NeedsFreshLastUsed
+	// with the account's policy and the run's time; nil asks for every
+	// active key of a non-exempt user with a rotation in progress (issuing,
+	// issued or reactivated), a superset of what the planner can need.
+	FreshLastUsed func(u User, k Key) bool
+	// Logger receives warnings (credential report unusable) and debug
+	// details; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+// CollectStats describes how an inventory was collected.
+type CollectStats struct {
+	// Calls counts API calls per operation name (as the SDK issues them;
+	// retries of one call are not counted again).
+	Calls map[string]int
+	// ReportUsed is true when the credential report was read and parsed.
+	ReportUsed bool
+	// ReportGenerated is when the report used was generated.
+	ReportGenerated time.Time
+	// ReportProblem says why the credential report was not used ("" when
+	// it was).
+	ReportProblem string
+	// FallbackLastUsed counts keys whose last use was asked with
+	// GetAccessKeyLastUsed because the report could not answer for them.
+	FallbackLastUsed int
+	// FreshLastUsed counts keys asked with GetAccessKeyLastUsed because the
+	// planner needs fresh data on them.
+	FreshLastUsed int
+}
+
+// Collect reads the inventory of one account: its users, their tags and
+// keys, the keys' last use, exemptions and, for users with an issuing
+// intent, the access key their secret holds.
+//
+// The calls grow with users and keys, not their product: one paginated
+// ListUsers, per user one ListAccessKeys and one ListUserTags, one GetGroup
+// per exempt group, the credential report for last use (with
+// GetAccessKeyLastUsed only for keys the report cannot answer or that need
+// fresh data) and GetSecretValue only for users with an intent.
+//
+// Users are sorted by name, each user's keys by creation time. Any failed
+// read fails the whole collection: a partial inventory could make the
+// planner act on a wrong picture.
+func Collect(ctx context.Context, iamAPI IAMReader, sm SecretReader, o InventoryOptions) (Inventory, CollectStats, error) {
+	c := &collector{o: o, counts: map[string]int{}}
+	c.iam = countingIAM{api: iamAPI, count: c.count}
+	c.sm = countingSecrets{api: sm, count: c.count}
+	if c.o.Concurrency < 1 {
+		c.o.Concurrency = 1
+	}
+	if c.o.ReportWait == 0 {
+		c.o.ReportWait = DefaultReportWait
+	}
+	if c.o.Sleep == nil {
+		c.o.Sleep = sleepContext
+	}
+	if c.o.FreshLastUsed == nil {
+		c.o.FreshLastUsed = rotationInProgress
+	}
+	if c.o.Logger == nil {
+		c.o.Logger = slog.Default()
+	}
+	c.log = c.o.Logger.With("account", o.AccountID)
+
+	inv, err := c.collect(ctx)
+	stats := c.stats
+	c.mu.Lock()
+	stats.Calls = maps.Clone(c.counts)
+	c.mu.Unlock()
+	if err != nil {
+		return Inventory{}, stats, err
+	}
+	return inv, stats, nil
+}
+
+// collector is the state of one Collect call.
+type collector struct {
+	o   InventoryOptions
+	iam IAMReader
+	sm  SecretReader
+	log *slog.Logger
+
+	mu     sync.Mutex
+	counts map[string]int
+	stats  CollectStats
+
+	// groupsOf maps a lower-cased user name to the exempt groups it is in.
+	groupsOf map[string][]string
+	report   *credentialReport
+}
+
+func (c *collector) count(op string) {
+	c.mu.Lock()
+	c.counts[op]++
+	c.mu.Unlock()
+}
+
+func (c *collector) collect(ctx context.Context) (Inventory, error) {
+	var users []User
+	g, gctx := errgroup.WithContext(ctx)
+	// The report takes seconds to generate; fetch it while the users are
+	// listed. Its failure is not the collection's: last use is then asked
+	// key by key.
+	g.Go(func() error {
+		rep, gen, err := c.fetchReport(gctx)
+		if err != nil {
+			if ctx.Err() == nil && gctx.Err() == nil {
+				c.log.Warn("credential report unusable; asking last use key by key", "err", err)
+			}
+			c.stats.ReportProblem = err.Error()
+			return nil
+		}
+		c.report = rep
+		c.stats.ReportUsed, c.stats.ReportGenerated = true, gen
+		return nil
+	})
+	g.Go(func() error {
+		var err error
+		if c.groupsOf, err = c.exemptGroupMembers(gctx); err != nil {
+			return err
+		}
+		users, err = c.listUsers(gctx)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return Inventory{}, err
+	}
+
+	ug, uctx := errgroup.WithContext(ctx)
+	ug.SetLimit(c.o.Concurrency)
+	for i := range users {
+		ug.Go(func() error { return c.completeUser(uctx, &users[i]) })
+	}
+	if err := ug.Wait(); err != nil {
+		return Inventory{}, err
+	}
+	slices.SortFunc(users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	return Inventory{AccountID: c.o.AccountID, AccountName: c.o.AccountName, Users: users}, nil
+}
+
+// exemptGroupMembers resolves the exempt groups with one paginated GetGroup
+// each, instead of asking every user for its groups.
+func (c *collector) exemptGroupMembers(ctx context.Context) (map[string][]string, error) {
+	members := map[string][]string{}
+	var seen []string
+	for _, name := range c.o.ExemptGroups {
+		if name == "" || slices.ContainsFunc(seen, func(s string) bool { return strings.EqualFold(s, name) }) {
+			continue
+		}
+		seen = append(seen, name)
+		p := iam.NewGetGroupPaginator(c.iam, &iam.GetGroupInput{GroupName: aws.String(name)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			var missing *types.NoSuchEntityException
+			if errors.As(err, &missing) {
+				c.log.Debug("exempt group does not exist in this account", "group", name)
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read exempt group %s: %w", name, err)
+			}
+			for _, u := range out.Users {
+				k := strings.ToLower(aws.ToString(u.UserName))
+				if !slices.Contains(members[k], name) {
+					members[k] = append(members[k], name)
+				}
+			}
+		}
+	}
+	return members, nil
+}
+
+// listUsers lists the account's users and reads each one's keys and tags
+// with a bounded pool.
+func (c *collector) listUsers(ctx context.Context) ([]User, error) {
+	var users []User
+	p := iam.NewListUsersPaginator(c.iam, &iam.ListUsersInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		for _, u := range out.Users {
+			users = append(users, User{
+				Name: aws.ToString(u.UserName), ARN: aws.ToString(u.Arn), UserID: aws.ToString(u.UserId),
+			})
+		}
+	}
+	gone := make([]bool, len(users))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.o.Concurrency)
+	for i := range users {
+		g.Go(func() error {
+			var err error
+			gone[i], err = c.readUser(gctx, &users[i])
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	kept := users[:0]
+	for i, u := range users {
+		if !gone[i] {
+			kept = append(kept, u)
+		}
+	}
+	return kept, nil
+}
+
+// readUser fills u's keys and tags. A user deleted since ListUsers is
+// reported as gone: there is nothing left to rotate.
+func (c *collector) readUser(ctx context.Context, u *User) (gone bool, err error) {
+	var missing *types.NoSuchEntityException
+	kp := iam.NewListAccessKeysPaginator(c.iam, &iam.ListAccessKeysInput{UserName: aws.String(u.Name)})
+	for kp.HasMorePages() {
+		out, err := kp.NextPage(ctx)
+		if errors.As(err, &missing) {
+			c.log.Debug("user vanished during inventory", "user", u.Name)
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("list access keys of user %s: %w", u.Name, err)
+		}
+		for _, m := range out.AccessKeyMetadata {
+			u.Keys = append(u.Keys, Key{
+				ID: aws.ToString(m.AccessKeyId), Status: string(m.Status), Created: aws.ToTime(m.CreateDate).UTC(),
+			})
+		}
+	}
+	slices.SortStableFunc(u.Keys, func(a, b Key) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	})
+	u.Tags = map[string]string{}
+	tp := iam.NewListUserTagsPaginator(c.iam, &iam.ListUserTagsInput{UserName: aws.String(u.Name)})
+	for tp.HasMorePages() {
+		out, err := tp.NextPage(ctx)
+		if errors.As(err, &missing) {
+			c.log.Debug("user vanished during inventory", "user", u.Name)
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("list tags of user %s: %w", u.Name, err)
+		}
+		for _, t := range out.Tags {
+			u.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return false, nil
+}
+
+// completeUser decides u's exemption and secret name, then fills in its
+// keys' last use and, if it has an issuing intent, the key its secret holds.
+func (c *collector) completeUser(ctx context.Context, u *User) error {
+	u.Groups = slices.Clone(c.groupsOf[strings.ToLower(u.Name)])
+	u.Exempt = c.exemptReason(*u)
+	if c.o.SecretName != nil {
+		name, err := c.o.SecretName(u.Name)
+		if err != nil {
+			return fmt.Errorf("secret name of user %s: %w", u.Name, err)
+		}
+		u.SecretName = name
+	}
+	for i := range u.Keys {
+		k := &u.Keys[i]
+		fresh := c.o.FreshLastUsed(*u, *k)
+		if !fresh {
+			if used, svc, region, ok := c.report.lastUsed(*u, *k); ok {
+				k.LastUsed, k.LastUsedService, k.LastUsedRegion = used, svc, region
+				continue
+			}
+		}
+		if err := c.askLastUsed(ctx, u.Name, k); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		if fresh {
+			c.stats.FreshLastUsed++
+		} else {
+			c.stats.FallbackLastUsed++
+		}
+		c.mu.Unlock()
+	}
+	if u.HasIntent() {
+		id, err := c.storedKeyID(ctx, u)
+		if err != nil {
+			return err
+		}
+		u.StoredSecretKeyID = id
+	}
+	return nil
+}
+
+// exemptReason says why u is exempt, or "" if it is not. u.Groups holds
+// only the exempt groups u is a member of.
+func (c *collector) exemptReason(u User) string {
+	if m := c.o.ExemptTag; m.Key != "" {
+		if v, ok := u.Tags[m.Key]; ok && m.Matches(m.Key, v) {
+			return fmt.Sprintf("tag %s=%s", m.Key, v)
+		}
+	}
+	if len(u.Groups) > 0 {
+		return "group " + u.Groups[0]
+	}
+	if slices.ContainsFunc(c.o.ExemptUsers, func(n string) bool { return strings.EqualFold(n, u.Name) }) {
+		return exemptListedReason
+	}
+	return ""
+}
+
+// askLastUsed fills k's last use from GetAccessKeyLastUsed.
+func (c *collector) askLastUsed(ctx context.Context, user string, k *Key) error {
+	out, err := c.iam.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(k.ID)})
+	if err != nil {
+		return fmt.Errorf("get last use of access key %s of user %s: %w", k.ID, user, err)
+	}
+	k.LastUsedFresh = true
+	k.LastUsed, k.LastUsedService, k.LastUsedRegion = nil, "", ""
+	if lu := out.AccessKeyLastUsed; lu != nil && lu.LastUsedDate != nil {
+		t := lu.LastUsedDate.UTC()
+		k.LastUsed = &t
+		k.LastUsedService = reportValue(aws.ToString(lu.ServiceName))
+		k.LastUsedRegion = reportValue(aws.ToString(lu.Region))
+	}
+	return nil
+}
+
+// storedSecret is the only part of a user's secret the inventory decodes,
+// so the secret access key is never held in a field of ours.
+type storedSecret struct {
+	AccessKeyID *string `json:"AccessKeyId"`
+}
+
+// storedKeyID returns the access key ID held in u's secret, "" if the user
+// has no secret. Any other failure is an error: the planner would take a
+// replacement key whose secret it cannot see for an orphan and delete it.
+func (c *collector) storedKeyID(ctx context.Context, u *User) (string, error) {
+	if c.o.SecretName == nil {
+		return "", fmt.Errorf("read secret of user %s: no secret name template configured", u.Name)
+	}
+	out, err := c.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(u.SecretName)})
+	var missing *smtypes.ResourceNotFoundException
+	if errors.As(err, &missing) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read secret %s of user %s: %w", u.SecretName, u.Name, err)
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("read secret %s of user %s: the secret has no string value", u.SecretName, u.Name)
+	}
+	var s storedSecret
+	// The decoder's error can quote the value, so it is not passed on.
+	if json.Unmarshal([]byte(*out.SecretString), &s) != nil {
+		return "", fmt.Errorf("read secret %s of user %s: the value is not a JSON object", u.SecretName, u.Name)
+	}
+	if s.AccessKeyID == nil || *s.AccessKeyID == "" {
+		return "", fmt.Errorf("read secret %s of user %s: the value has no AccessKeyId", u.SecretName, u.Name)
+	}
+	return *s.AccessKeyID, nil
+}
+
+// fetchReport generates the credential report and reads it, polling while
+// it is in progress for up to ReportWait of Sleep time.
+func (c *collector) fetchReport(ctx context.Context) (*credentialReport, time.Time, error) {
+	if _, err := c.iam.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		return nil, time.Time{}, fmt.Errorf("generate credential report: %w", err)
+	}
+	var waited time.Duration
+	backoff := reportPollFirst
+	for {
+		out, err := c.iam.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+		var notReady *types.CredentialReportNotReadyException
+		if errors.As(err, &notReady) && waited < c.o.ReportWait {
+			d := min(backoff, c.o.ReportWait-waited)
+			if err := c.o.Sleep(ctx, d); err != nil {
+				return nil, time.Time{}, fmt.Errorf("wait for credential report: %w", err)
+			}
+			waited += d
+			backoff = min(2*backoff, reportPollMax)
+			continue
+		}
+		if errors.As(err, &notReady) {
+			return nil, time.Time{}, fmt.Errorf("credential report not ready after %s: %w", waited, err)
+		}
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("get credential report: %w", err)
+		}
+		if out.GeneratedTime == nil {
+			return nil, time.Time{}, errors.New("get credential report: no generation time")
+		}
+		if f := out.ReportFormat; f != "" && f != types.ReportFormatTypeTextCsv {
+			return nil, time.Time{}, fmt.Errorf("get credential report: unexpected format %q", f)
+		}
+		gen := out.GeneratedTime.UTC()
+		rep, err := parseCredentialReport(out.Content, gen)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		return rep, gen, nil
+	}
+}
+
+// rotationInProgress is the default FreshLastUsed: every active key of a
+// non-exempt user whose rotation might reach its deactivation decision,
+// whatever the policy's grace period.
+func rotationInProgress(u User, k Key) bool {
+	if u.Exempt != "" || !k.Active() {
+		return false
+	}
+	st, err := ParseState(u.Tags[TagKey(k.ID)])
+	if err != nil {
+		return false
+	}
+	switch st.Phase {
+	case PhaseIssuing, PhaseIssued, PhaseReactivated:
+		return true
+	}
+	return false
+}
+
+// sleepContext sleeps for d or until ctx is done.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// countingIAM counts the inventory's IAM calls by operation.
+type countingIAM struct {
+	api   IAMReader
+	count func(op string)
+}
+
+func (c countingIAM) ListUsers(ctx context.Context, in *iam.ListUsersInput, optFns ...func(*iam.Options)) (*iam.ListUsersOutput, error) {
+	c.count("ListUsers")
+	return c.api.ListUsers(ctx, in, optFns...)
+}
+
+func (c countingIAM) ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
+	c.count("ListAccessKeys")
+	return c.api.ListAccessKeys(ctx, in, optFns...)
+}
+
+func (c countingIAM) ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
+	c.count("ListUserTags")
+	return c.api.ListUserTags(ctx, in, optFns...)
+}
+
+func (c countingIAM) GetGroup(ctx context.Context, in *iam.GetGroupInput, optFns ...func(*iam.Options)) (*iam.GetGroupOutput, error) {
+	c.count("GetGroup")
+	return c.api.GetGroup(ctx, in, optFns...)
+}
+
+func (c countingIAM) GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
+	c.count("GetAccessKeyLastUsed")
+	return c.api.GetAccessKeyLastUsed(ctx, in, optFns...)
+}
+
+func (c countingIAM) GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error) {
+	c.count("GenerateCredentialReport")
+	return c.api.GenerateCredentialReport(ctx, in, optFns...)
+}
+
+func (c countingIAM) GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
+	c.count("GetCredentialReport")
+	return c.api.GetCredentialReport(ctx, in, optFns...)
+}
+
+// countingSecrets counts the inventory's Secrets Manager calls.
+type countingSecrets struct {
+	api   SecretReader
+	count func(op string)
+}
+
+func (c countingSecrets) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if c.api == nil {
+		return nil, errors.New("no Secrets Manager client")
+	}
+	c.count("GetSecretValue")
+	return c.api.GetSecretValue(ctx, in, optFns...)
+}

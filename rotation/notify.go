@@ -1,0 +1,65 @@
+package rotation
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Notice is one lifecycle step of one key, as a Notifier sees it. It never
+// carries a secret: only where the secret is and how to fetch it.
+type Notice struct {
+	Kind        Event
+	AccountID   string
+	AccountName string
+	User        string
+	UserARN     string
+	// UserTags are the user's IAM tags, for recipient resolution.
+	UserTags map[string]string
+	OldKeyID string
+	NewKeyID string
+	// SecretName, SecretARN and SecretRegion locate the new key's secret.
+	SecretName   string
+	SecretARN    string
+	SecretRegion string
+	// DeactivateOn is when the old key will be deactivated (issued, reminder).
+	DeactivateOn time.Time
+	// DeleteOn is when the old key will be deleted (deactivated).
+	DeleteOn time.Time
+	// LastUsed describes the old key's latest use (reminder).
+	LastUsed        *time.Time
+	LastUsedService string
+	LastUsedRegion  string
+	// Time is when the step happened.
+	Time time.Time
+}
+
+// Delivery describes a message a Notifier sent.
+type Delivery struct {
+	To      []string
+	Subject string
+}
+
+// Notifier tells a key's owner about a lifecycle event. A failed
+// notification never undoes a rotation step: the executor records what was
+// delivered and retries the rest on the next run.
+type Notifier interface {
+	Notify(ctx context.Context, e Notice) (Delivery, error)
+}
+
+// LogNotifier is the notifier used when mail is off: it logs the event
+// (never a secret, which events do not carry) and reports no recipients.
+type LogNotifier struct {
+	Logger *slog.Logger
+}
+
+// Notify implements Notifier.
+func (n LogNotifier) Notify(ctx context.Context, e Notice) (Delivery, error) {
+	l := n.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	l.InfoContext(ctx, "notification (mail off)", "event", string(e.Kind), "account", e.AccountID,
+		"user", e.User, "old_key", e.OldKeyID, "new_key", e.NewKeyID, "secret", e.SecretName)
+	return Delivery{}, nil
+}

@@ -1,0 +1,76 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+)
+
+// ReactivateAPI is the part of IAM `keyrotor reactivate` calls.
+type ReactivateAPI interface {
+	ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error)
+	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
+	TagUser(ctx context.Context, in *iam.TagUserInput, optFns ...func(*iam.Options)) (*iam.TagUserOutput, error)
+}
+
+// ErrNotDeactivated is returned when the key is not one keyrotor deactivated.
+var ErrNotDeactivated = errors.New("not deactivated by keyrotor")
+
+// Reactivate rolls back a deactivation during the grace period: the old
+// key is set Active again and the state records the reactivation, which
+// stops the deletion clock; deactivation is re-evaluated DeactivateAfter
+// later, and then only if the key is no longer used. It refuses keys
+// keyrotor did not deactivate, so it cannot resurrect a key someone else
+// disabled on purpose.
+func Reactivate(ctx context.Context, api ReactivateAPI, user, keyID string, now time.Time) (State, error) {
+	var tags []types.Tag
+	p := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: aws.String(user)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return State{}, fmt.Errorf("read tags of user %s: %w", user, err)
+		}
+		tags = append(tags, page.Tags...)
+	}
+	var value string
+	found := false
+	for _, t := range tags {
+		if aws.ToString(t.Key) == TagKey(keyID) {
+			value, found = aws.ToString(t.Value), true
+		}
+	}
+	if !found {
+		return State{}, fmt.Errorf("key %s of user %s has no keyrotor state: %w", keyID, user, ErrNotDeactivated)
+	}
+	st, err := ParseState(value)
+	if err != nil {
+		return State{}, fmt.Errorf("key %s of user %s: %w", keyID, user, err)
+	}
+	if st.Phase != PhaseDeactivated {
+		return State{}, fmt.Errorf("key %s of user %s is in phase %q: %w", keyID, user, st.Phase, ErrNotDeactivated)
+	}
+	next := st.WithReactivated(now)
+	enc, err := next.Encode()
+	if err != nil {
+		return State{}, fmt.Errorf("encode state of key %s: %w", keyID, err)
+	}
+	if _, err := api.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+		UserName: aws.String(user), AccessKeyId: aws.String(keyID), Status: types.StatusTypeActive,
+	}); err != nil {
+		return State{}, fmt.Errorf("reactivate key %s of user %s: %w", keyID, user, err)
+	}
+	if _, err := api.TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []types.Tag{{
+		Key: aws.String(TagKey(keyID)), Value: aws.String(enc),
+	}}}); err != nil {
+		// The key is active again but the state still says deactivated: the
+		// next run would hold it ("reactivated outside keyrotor") rather than
+		// delete it, so nothing is lost; say what to run again.
+		return State{}, fmt.Errorf("key %s of user %s is Active again, but recording it failed (run reactivate again): %w", keyID, user, err)
+	}
+	return next, nil
+}
