@@ -1,6 +1,6 @@
 # keyrotor — build, test and demo targets. `make help` lists them.
 GO                 ?= go
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 OUT                ?= demo-out
 BIN                := bin
 

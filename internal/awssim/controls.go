@@ -86,9 +86,9 @@ type controls struct {
 
 func newControls() *controls {
 	return &controls{
-		latency: map[string]time.Duration{},
-		limits:  map[string]rateLimit{},
-		buckets: map[string]*bucket{},
+		latency:  map[string]time.Duration{},
+		limits:   map[string]rateLimit{},
+		buckets:  map[string]*bucket{},
 		realTime: time.Now,
 	}
 }

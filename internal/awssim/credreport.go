@@ -1,9 +1,113 @@
 package awssim
 
-import "time"
+import (
+	"bytes"
+	"encoding/csv"
+	"slices"
+	"strconv"
+	"time"
+)
 
-// credentialReport is an account's IAM credential report snapshot.
+// credReportMaxAge is how long IAM serves a generated credential report
+// before GenerateCredentialReport starts a new one.
+const credReportMaxAge = 4 * time.Hour
+
+// credReportColumns are the credential report's columns, in AWS's order.
+var credReportColumns = []string{
+	"user", "arn", "user_creation_time", "password_enabled", "password_last_used",
+	"password_last_changed", "password_next_rotation", "mfa_active",
+	"access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date",
+	"access_key_1_last_used_region", "access_key_1_last_used_service",
+	"access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date",
+	"access_key_2_last_used_region", "access_key_2_last_used_service",
+	"cert_1_active", "cert_1_last_rotated", "cert_2_active", "cert_2_last_rotated",
+}
+
+// credentialReport is an account's IAM credential report: a snapshot taken
+// when generation started, so later key changes do not show in it until a
+// new report is generated.
 type credentialReport struct {
 	generated time.Time
-	content   []byte
+	// readyAt is when generation completes (generated + the simulator's
+	// credential report delay).
+	readyAt time.Time
+	content []byte
+}
+
+func newCredentialReport(a *Account, now time.Time, delay time.Duration) *credentialReport {
+	return &credentialReport{generated: now, readyAt: now.Add(delay), content: credentialReportCSV(a)}
+}
+
+// stale tells whether the report is old enough that generating again
+// starts a new one.
+func (c *credentialReport) stale(now time.Time) bool {
+	return !now.Before(c.generated.Add(credReportMaxAge))
+}
+
+// ready tells whether generation has completed.
+func (c *credentialReport) ready(now time.Time) bool { return !now.Before(c.readyAt) }
+
+// credentialReportCSV renders the account's credential report. The root
+// user's row comes first. Root access keys handed out by RootCredentials
+// are test scaffolding and are not reported; the simulator tracks neither
+// MFA devices, password use nor signing certificates, so those columns
+// hold what AWS writes for a user without them.
+func credentialReportCSV(a *Account) []byte {
+	var buf bytes.Buffer
+	buf.Grow(256 * (len(a.users) + 2))
+	w := csv.NewWriter(&buf)
+	_ = w.Write(credReportColumns)
+	row := make([]string, 0, len(credReportColumns))
+
+	row = append(row, "<root_account>", "arn:aws:iam::"+a.ID+":root", reportTime(a.JoinedAt),
+		"not_supported", "no_information", "not_supported", "not_supported", "false")
+	row = appendKeyColumns(row, nil)
+	row = appendKeyColumns(row, nil)
+	row = append(row, "false", "N/A", "false", "N/A")
+	_ = w.Write(row)
+
+	for _, name := range a.sortedUsersLocked() {
+		u := a.users[name]
+		row = append(row[:0], u.Name, u.ARN, reportTime(u.Created))
+		if u.PasswordEnabled {
+			row = append(row, "true", "no_information", reportTime(u.Created), "N/A")
+		} else {
+			row = append(row, "false", "N/A", "N/A", "N/A")
+		}
+		row = append(row, "false")
+		keys := slices.Clone(u.Keys)
+		// Slot 1 is the older key, whatever order the keys were added in.
+		slices.SortStableFunc(keys, func(x, y *AccessKey) int { return x.Created.Compare(y.Created) })
+		for slot := range 2 {
+			var k *AccessKey
+			if slot < len(keys) {
+				k = keys[slot]
+			}
+			row = appendKeyColumns(row, k)
+		}
+		row = append(row, "false", "N/A", "false", "N/A")
+		_ = w.Write(row)
+	}
+	w.Flush()
+	// AWS's report has no newline after its last row.
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// appendKeyColumns adds one access key slot's five columns.
+func appendKeyColumns(row []string, k *AccessKey) []string {
+	if k == nil {
+		return append(row, "false", "N/A", "N/A", "N/A", "N/A")
+	}
+	row = append(row, strconv.FormatBool(k.Status == "Active"), reportTime(k.Created))
+	if k.LastUsed == nil {
+		return append(row, "N/A", "N/A", "N/A")
+	}
+	return append(row, reportTime(*k.LastUsed), orNA(k.LastRegion), orNA(k.LastService))
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "N/A"
+	}
+	return s
 }

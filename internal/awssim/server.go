@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -290,8 +291,8 @@ func wildcardMatch(pattern, s string) bool {
 
 type authHeader struct {
 	keyID, date, region, service string
-	signedHeaders               []string
-	signature                   string
+	signedHeaders                []string
+	signature                    string
 }
 
 func parseAuthorization(h string) authHeader {
@@ -384,6 +385,9 @@ func keyAttached(k *AccessKey) bool {
 // credential's secret, using the SDK's own signer on a copy that carries
 // only the signed headers.
 func verifySignature(hr *http.Request, body []byte, a authHeader, c *Credential) error {
+	if hr.URL.Path == "/" && hr.URL.RawQuery == "" {
+		return verifyRootPathSignature(hr, body, a, c)
+	}
 	amzDate := hr.Header.Get("X-Amz-Date")
 	t, err := time.Parse("20060102T150405Z", amzDate)
 	if err != nil {
@@ -395,6 +399,8 @@ func verifySignature(hr *http.Request, body []byte, a authHeader, c *Credential)
 		return err
 	}
 	cp.Host = hr.Host
+	// Sign content-length only when the client did (botocore does not).
+	cp.ContentLength = 0
 	cp.Header = http.Header{}
 	for _, h := range a.signedHeaders {
 		switch h {
@@ -523,9 +529,15 @@ func (s *Sim) writeResult(w http.ResponseWriter, svc *service, req *Request, res
 	switch svc.proto {
 	case protoQuery:
 		var buf bytes.Buffer
+		raw, isRaw := result.(rawXML)
+		buf.Grow(len(raw.Inner) + 2*len(req.Op) + 256)
 		buf.WriteString(xml.Header)
 		fmt.Fprintf(&buf, `<%sResponse xmlns="%s">`, req.Op, svc.xmlns)
-		if result != nil {
+		if isRaw {
+			fmt.Fprintf(&buf, "<%sResult>", req.Op)
+			buf.Write(raw.Inner)
+			fmt.Fprintf(&buf, "</%sResult>", req.Op)
+		} else if result != nil {
 			enc := xml.NewEncoder(&buf)
 			if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: req.Op + "Result"}}); err != nil {
 				http.Error(w, "awssim: encode: "+err.Error(), 500)
@@ -659,3 +671,70 @@ func Epoch(t time.Time) *EpochTime {
 
 // ISO formats a time as the query protocols do.
 func ISO(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// signingKeys caches derived SigV4 keys by secret and scope: the HMAC chain
+// is the same for every request a credential signs on one day.
+var signingKeys sync.Map
+
+// verifyRootPathSignature recomputes the signature of a POST to "/" (every
+// query and JSON 1.1 request) without building a request copy.
+func verifyRootPathSignature(hr *http.Request, body []byte, a authHeader, c *Credential) error {
+	amzDate := hr.Header.Get("X-Amz-Date")
+	if len(amzDate) != 16 || amzDate[:8] != a.date {
+		return fmt.Errorf("bad X-Amz-Date %q", amzDate)
+	}
+	hash := hr.Header.Get("X-Amz-Content-Sha256")
+	if hash == "" {
+		sum := sha256.Sum256(body)
+		hash = hex.EncodeToString(sum[:])
+	}
+	var cr strings.Builder
+	cr.Grow(512)
+	cr.WriteString(hr.Method)
+	cr.WriteString("\n/\n\n")
+	for _, h := range a.signedHeaders {
+		cr.WriteString(h)
+		cr.WriteByte(':')
+		switch h {
+		case "host":
+			cr.WriteString(hr.Host)
+		case "content-length":
+			cr.WriteString(strconv.FormatInt(hr.ContentLength, 10))
+		default:
+			for i, v := range hr.Header.Values(h) {
+				if i > 0 {
+					cr.WriteByte(',')
+				}
+				cr.WriteString(strings.Join(strings.Fields(v), " "))
+			}
+		}
+		cr.WriteByte('\n')
+	}
+	cr.WriteByte('\n')
+	cr.WriteString(strings.Join(a.signedHeaders, ";"))
+	cr.WriteByte('\n')
+	cr.WriteString(hash)
+	crSum := sha256.Sum256([]byte(cr.String()))
+	scope := a.date + "/" + a.region + "/" + a.service + "/aws4_request"
+	sts := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crSum[:])
+	cacheKey := c.SecretAccessKey + "/" + scope
+	key, ok := signingKeys.Load(cacheKey)
+	if !ok {
+		k := hmacSHA256([]byte("AWS4"+c.SecretAccessKey), a.date)
+		k = hmacSHA256(k, a.region)
+		k = hmacSHA256(k, a.service)
+		k = hmacSHA256(k, "aws4_request")
+		key, _ = signingKeys.LoadOrStore(cacheKey, k)
+	}
+	got := hex.EncodeToString(hmacSHA256(key.([]byte), sts))
+	if !hmac.Equal([]byte(got), []byte(a.signature)) {
+		return errors.New("signature mismatch")
+	}
+	return nil
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}

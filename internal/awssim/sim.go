@@ -159,7 +159,6 @@ type Account struct {
 	secrets   map[string]*Secret // by region + "\x00" + name
 	ses       map[string]*EmailIdentity
 	credRep   *credentialReport
-	userSeq   int
 	userOrder []string // user names in creation order, kept sorted on demand
 }
 
@@ -747,9 +746,11 @@ func (s *Sim) randFrom(alphabet string, n int) string {
 	return string(b)
 }
 
-func (s *Sim) randUpper(n int) string  { return s.randFrom(upperAlnum, n) }
-func (s *Sim) randLower(n int) string  { return s.randFrom(lowerAlnum, n) }
-func (s *Sim) randSecret() string      { return s.randFrom(secretChars, 40) }
-func (s *Sim) requestID() string       { return s.randUUID() }
-func (s *Sim) randHex(n int) string    { return s.randFrom("0123456789abcdef", n) }
-func (s *Sim) randUUID() string        { return s.randHex(8) + "-" + s.randHex(4) + "-" + s.randHex(4) + "-" + s.randHex(4) + "-" + s.randHex(12) }
+func (s *Sim) randUpper(n int) string { return s.randFrom(upperAlnum, n) }
+func (s *Sim) randLower(n int) string { return s.randFrom(lowerAlnum, n) }
+func (s *Sim) randSecret() string     { return s.randFrom(secretChars, 40) }
+func (s *Sim) requestID() string      { return s.randUUID() }
+func (s *Sim) randHex(n int) string   { return s.randFrom("0123456789abcdef", n) }
+func (s *Sim) randUUID() string {
+	return s.randHex(8) + "-" + s.randHex(4) + "-" + s.randHex(4) + "-" + s.randHex(4) + "-" + s.randHex(12)
+}

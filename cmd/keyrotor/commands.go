@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"keyrotor/accounts"
+	"keyrotor/report"
+	"keyrotor/rotation"
+)
+
+func newAuditCmd(g *globalFlags) *cobra.Command {
+	o := jobOptions{mode: rotation.ModeAudit}
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Report every key's compliance and what rotate would do; changes nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCommand(cmd, g, o)
+		},
+	}
+	addJobFlags(cmd, &o)
+	return cmd
+}
+
+func newRotateCmd(g *globalFlags) *cobra.Command {
+	o := jobOptions{mode: rotation.ModePlan}
+	var apply bool
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Plan rotation steps; with --apply, carry them out",
+		Long: `rotate moves every stale key one safe step along its rotation: issue a new key and
+store its secret, deactivate the old key after deactivate_after if it is no longer used,
+delete it delete_after later. Without --apply it only plans and reports.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if apply {
+				o.mode = rotation.ModeApply
+			}
+			for _, p := range o.filters.Phases {
+				if !slices.Contains([]string{"issue", "deactivate", "delete"}, p) {
+					return usageError{fmt.Errorf("--phase %q: want issue, deactivate or delete", p)}
+				}
+			}
+			return runCommand(cmd, g, o)
+		},
+	}
+	addJobFlags(cmd, &o)
+	f := cmd.Flags()
+	f.BoolVar(&apply, "apply", false, "carry out the plan (without it, no write call is made)")
+	f.StringSliceVar(&o.filters.Users, "user", nil, "act only on these IAM users (repeatable)")
+	f.StringSliceVar(&o.filters.Phases, "phase", nil, "act only in these phases: issue, deactivate, delete (repeatable)")
+	f.BoolVar(&o.notify, "notify", true, "send notifications (use --notify=false to turn mail off for this run)")
+	return cmd
+}
+
+func addJobFlags(cmd *cobra.Command, o *jobOptions) {
+	f := cmd.Flags()
+	f.StringVarP(&o.out, "out", "o", "", "report directory (default: report.out from the config)")
+	f.StringSliceVar(&o.formats, "format", nil, "report formats: json, xlsx, csv (default: report.formats from the config)")
+	f.BoolVar(&o.failOnFindings, "fail-on-findings", false, "exit 4 when any non-exempt key has a finding")
+	f.StringSliceVar(&o.accounts, "account", nil, "work only on these account IDs (repeatable)")
+}
+
+// runCommand is the shared body of audit and rotate.
+func runCommand(cmd *cobra.Command, g *globalFlags, o jobOptions) error {
+	ctx := cmd.Context()
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	conf, err := loadConfig(g.config, log)
+	if err != nil {
+		return err
+	}
+	awsCfg, err := loadAWS(ctx, g, conf)
+	if err != nil {
+		return errCode(ExitFailed, err)
+	}
+	res, err := runJob(ctx, g, log, conf, awsCfg, o)
+	if err != nil {
+		return errCode(ExitFailed, err)
+	}
+	return errCode(res.code, nil)
+}
+
+func newAccountsCmd(g *globalFlags) *cobra.Command {
+	var only []string
+	cmd := &cobra.Command{
+		Use:   "accounts",
+		Short: "List the target accounts and check that the rotation role can be assumed in each",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			conf, err := loadConfig(g.config, log)
+			if err != nil {
+				return err
+			}
+			awsCfg, err := loadAWS(ctx, g, conf)
+			if err != nil {
+				return errCode(ExitFailed, err)
+			}
+			tg, skipped, err := targets(ctx, awsCfg, conf, only)
+			if err != nil {
+				return errCode(ExitFailed, err)
+			}
+			rows := preflight(ctx, awsCfg, conf, tg, skipped, newRunID(nowUTC()))
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ACCOUNT\tNAME\tOU\tRESULT")
+			failed := 0
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.id, r.name, r.ou, r.result)
+				if r.failed {
+					failed++
+				}
+			}
+			_ = tw.Flush()
+			if failed > 0 {
+				return exitError{code: ExitPartial, err: fmt.Errorf("%d of %d accounts are not ready", failed, len(tg))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&only, "account", nil, "check only these account IDs (repeatable)")
+	return cmd
+}
+
+func newReportCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "report", Short: "Work with report files"}
+	var out string
+	merge := &cobra.Command{
+		Use:   "merge FILE.json...",
+		Short: "Merge the JSON reports of several shards into one report",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var reps []*report.Report
+			for _, p := range args {
+				f, err := os.Open(p)
+				if err != nil {
+					return usageError{fmt.Errorf("open report: %w", err)}
+				}
+				r, err := report.ReadJSON(f)
+				_ = f.Close()
+				if err != nil {
+					return usageError{fmt.Errorf("read report %s: %w", p, err)}
+				}
+				reps = append(reps, r)
+			}
+			merged, err := report.Merge(reps...)
+			if err != nil {
+				return usageError{fmt.Errorf("merge reports: %w", err)}
+			}
+			files, err := report.WriteFiles(out, merged, accounts.ReportFormats)
+			if err != nil {
+				return errCode(ExitFailed, fmt.Errorf("write merged report: %w", err))
+			}
+			_ = report.WriteSummary(g.stderr, merged, report.SummaryOptions{Files: files})
+			return nil
+		},
+	}
+	merge.Flags().StringVarP(&out, "out", "o", "reports", "directory for the merged report")
+	cmd.AddCommand(merge)
+	return cmd
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/schollz/progressbar/v3"
+
+	"keyrotor/accounts"
+	"keyrotor/report"
+	"keyrotor/rotation"
+)
+
+// jobOptions are one audit or rotate run's settings beyond accounts.yaml.
+type jobOptions struct {
+	mode           rotation.Mode
+	out            string
+	formats        []string
+	failOnFindings bool
+	accounts       []string
+	filters        rotation.Filters
+	notify         bool
+	// now is the clock (the simulator's in the demo).
+	now func() time.Time
+	// runID names the run; empty generates one.
+	runID string
+	// quiet suppresses the summary table (the demo prints its own).
+	quiet bool
+}
+
+// jobResult is what a run produced.
+type jobResult struct {
+	report *report.Report
+	files  []string
+	code   int
+}
+
+// loadConfig reads accounts.yaml, turning every problem into a usage error.
+func loadConfig(path string, log *slog.Logger) (*accounts.Config, error) {
+	conf, err := accounts.Load(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, w := range conf.Warnings {
+		log.Warn("configuration", "warning", w.Error())
+	}
+	return conf, nil
+}
+
+// loadAWS builds the central account's AWS configuration the SDK's usual
+// way (environment, profiles, AWS_ENDPOINT_URL...), falling back to the
+// configured home region.
+func loadAWS(ctx context.Context, g *globalFlags, conf *accounts.Config) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRetryer(newRetryer)}
+	if g.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(g.profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = conf.Region
+	}
+	return cfg, nil
+}
+
+// newRetryer is the SDK's standard retryer, made patient: IAM throttles
+// per account, and a daily batch job would rather wait than give up on an
+// account. Throttling backs off exponentially up to 20 s; the client-side
+// retry quota is off so that a burst of throttles across many concurrent
+// accounts does not make every account fail at once.
+func newRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 10
+		o.MaxBackoff = 20 * time.Second
+		o.RateLimiter = ratelimit.None
+	})
+}
+
+// newRunID returns a sortable, unique run ID such as 20261126T060000Z-3fa9c1.
+func newRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// targets discovers the accounts and applies the --account filter.
+func targets(ctx context.Context, awsCfg aws.Config, conf *accounts.Config, only []string) ([]rotation.AccountTarget, []accounts.Skipped, error) {
+	var org accounts.OrganizationsAPI = organizations.NewFromConfig(awsCfg)
+	found, skipped, err := accounts.Discover(ctx, org, conf.DiscoverOptions())
+	if err != nil {
+		return nil, nil, fmt.Errorf("discover accounts: %w", err)
+	}
+	for _, id := range only {
+		if !slices.ContainsFunc(found, func(t accounts.Target) bool { return t.ID == id }) {
+			return nil, nil, usageError{fmt.Errorf("--account %s: not among the %d target accounts", id, len(found))}
+		}
+	}
+	var out []rotation.AccountTarget
+	for _, t := range found {
+		if len(only) > 0 && !slices.Contains(only, t.ID) {
+			continue
+		}
+		ac, _ := conf.Account(t.ID)
+		out = append(out, rotation.AccountTarget{Target: t, Policy: conf.PolicyFor(t.ID), ExemptUsers: ac.ExemptUsers})
+	}
+	if len(only) > 0 {
+		skipped = nil
+	}
+	return out, skipped, nil
+}
+
+// connector assumes the rotation role in a member account and builds the
+// clients a run needs there.
+func connector(awsCfg aws.Config, conf *accounts.Config, runID string) func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error) {
+	assumer := &accounts.Assumer{STS: sts.NewFromConfig(awsCfg), Base: awsCfg, RunID: runID}
+	return func(ctx context.Context, t rotation.AccountTarget) (rotation.AccountAPI, error) {
+		mcfg, err := assumer.ConfigFor(ctx, t.ID, conf.RoleFor(t.ID))
+		if err != nil {
+			return rotation.AccountAPI{}, err
+		}
+		return rotation.AccountAPI{
+			IAM: iam.NewFromConfig(mcfg),
+			Secrets: secretsmanager.NewFromConfig(mcfg, func(o *secretsmanager.Options) {
+				o.Region = conf.Secrets.Region
+			}),
+		}, nil
+	}
+}
+
+// runJob carries out an audit or rotate run end to end and writes its report.
+func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *accounts.Config, awsCfg aws.Config, o jobOptions) (jobResult, error) {
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.runID == "" {
+		o.runID = newRunID(o.now())
+	}
+	if o.out == "" {
+		o.out = conf.Report.Out
+	}
+	if len(o.formats) == 0 {
+		o.formats = conf.Report.Formats
+	}
+	tg, skipped, err := targets(ctx, awsCfg, conf, o.accounts)
+	if err != nil {
+		return jobResult{}, err
+	}
+	log.Info("run starting", "run", o.runID, "mode", o.mode, "targets", len(tg), "skipped", len(skipped))
+
+	var notifier rotation.Notifier = rotation.LogNotifier{Logger: log}
+	runner := &rotation.Runner{
+		Connect: connector(awsCfg, conf, o.runID), Mode: o.mode, RunID: o.runID, Version: version, Now: o.now,
+		Concurrency: conf.Concurrency.Accounts, PerAccount: conf.Concurrency.PerAccount,
+		DefaultPolicy: conf.PolicyFor(""), Exemptions: conf.Exemptions, Secrets: conf.Secrets,
+		Notifier: notifier, NotifyEnabled: o.notify && conf.Notifications.Enabled,
+		Filters: o.filters, Logger: log, Progress: progress(g, log, len(tg)),
+	}
+	rep := runner.Run(ctx, tg, skipped)
+	// The report is written even after Ctrl-C: it records what happened.
+	files, werr := report.WriteFiles(o.out, rep, o.formats)
+	if !o.quiet {
+		_ = report.WriteSummary(g.stderr, rep, report.SummaryOptions{Files: files})
+	}
+	if werr != nil {
+		return jobResult{report: rep, files: files, code: ExitFailed}, fmt.Errorf("write report: %w", werr)
+	}
+	return jobResult{report: rep, files: files, code: exitCode(rep, o.failOnFindings)}, nil
+}
+
+// exitCode maps a finished run to the documented exit codes.
+func exitCode(rep *report.Report, failOnFindings bool) int {
+	switch {
+	case rep.Summary.AccountsFailed > 0 || rep.Run.Interrupted:
+		return ExitPartial
+	case failOnFindings && findingsPresent(rep):
+		return ExitFindings
+	}
+	return ExitOK
+}
+
+func findingsPresent(rep *report.Report) bool {
+	for _, k := range rep.Keys {
+		if !k.Exempt && len(k.Findings) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// progress reports accounts done: a bar on a terminal, log lines otherwise.
+func progress(g *globalFlags, log *slog.Logger, total int) func(done, total int) {
+	if total == 0 {
+		return nil
+	}
+	if g.stderrIsTerminal() && g.logFormat == "text" {
+		bar := progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(g.stderr),
+			progressbar.OptionSetDescription("accounts"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish(),
+		)
+		return func(done, _ int) { _ = bar.Set(done) }
+	}
+	step := max(1, total/10)
+	last := time.Now()
+	return func(done, total int) {
+		if done == total || done%step == 0 || time.Since(last) > 10*time.Second {
+			last = time.Now()
+			log.Info("progress", "accounts_done", done, "accounts_total", total)
+		}
+	}
+}
+
+// errCode wraps err with an exit code for run().
+func errCode(code int, err error) error {
+	if err == nil && code == ExitOK {
+		return nil
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return exitError{code: code, err: err}
+}

@@ -1,0 +1,86 @@
+// Command keyrotor keeps every IAM access key in an AWS Organization younger
+// than 90 days (CIS AWS Foundations 1.14), from one central security account.
+//
+// This package is wiring only: flags -> config -> accounts -> rotation ->
+// report. Exit codes:
+//
+//	0  done
+//	1  failed (the run could not be carried out, or its report not written)
+//	2  bad usage or configuration
+//	3  done, but some accounts failed
+//	4  done, findings present and --fail-on-findings given
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, documented in the package comment and the README.
+const (
+	ExitOK             = 0
+	ExitFailed         = 1
+	ExitUsage          = 2
+	ExitPartial        = 3
+	ExitFindings       = 4
+	exitCodeOfCanceled = 130
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError marks errors caused by bad flags, arguments or configuration.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitError carries a specific exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e exitError) Unwrap() error { return e.err }
+
+// run executes the CLI with args and returns the process exit code. Tests
+// call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := newRootCmd(stdout, stderr)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "keyrotor:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "keyrotor:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isFlagError(err) {
+		return ExitUsage
+	}
+	return ExitFailed
+}

@@ -1,0 +1,368 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"keyrotor/accounts"
+	"keyrotor/report"
+)
+
+// Mode is what a run may do.
+type Mode string
+
+// Run modes.
+const (
+	// ModeAudit reads and reports, including what rotate would do.
+	ModeAudit Mode = "audit"
+	// ModePlan is `rotate` without --apply: the plan, and no write call.
+	ModePlan Mode = "plan"
+	// ModeApply executes the plan.
+	ModeApply Mode = "apply"
+)
+
+// AccountAPI is everything a run calls in one member account.
+type AccountAPI struct {
+	IAM interface {
+		IAMReader
+		IAMWriter
+	}
+	Secrets interface {
+		SecretReader
+		SecretsAPI
+	}
+}
+
+// AccountTarget is one account to work on, with its settings resolved.
+type AccountTarget struct {
+	accounts.Target
+	Policy      accounts.Policy
+	ExemptUsers []string
+}
+
+// Filters narrow what a rotate run acts on. Everything is still read and
+// reported; filtered-out actions are reported as skipped.
+type Filters struct {
+	// Users limits actions to these IAM user names (empty: all).
+	Users []string
+	// Phases limits actions to these phases: "issue" (issue, adopt,
+	// cleanup), "deactivate", "delete" (empty: all).
+	Phases []string
+}
+
+// Runner processes many accounts concurrently and merges their results
+// into one report.
+type Runner struct {
+	// Connect returns the API clients for one member account, typically by
+	// assuming the rotation role there.
+	Connect func(ctx context.Context, t AccountTarget) (AccountAPI, error)
+	Mode    Mode
+	RunID   string
+	Version string
+	// Now is the clock; decisions are made with the time a run started
+	// for each account, steps are stamped with the time they happened.
+	Now func() time.Time
+	// Concurrency bounds accounts in flight; PerAccount bounds calls in
+	// flight inside one account.
+	Concurrency int
+	PerAccount  int
+	// DefaultPolicy is reported as the run's policy.
+	DefaultPolicy accounts.Policy
+	// Exemptions and Secrets come from accounts.yaml.
+	Exemptions accounts.ExemptionsConfig
+	Secrets    accounts.SecretsConfig
+	// Notifier tells owners about steps (apply mode only).
+	Notifier Notifier
+	// NotifyEnabled is reported in the run header.
+	NotifyEnabled bool
+	Filters       Filters
+	// Progress, if set, is called after each account finishes.
+	Progress func(done, total int)
+	Logger   *slog.Logger
+	// ReportWait bounds the wait for a credential report (0: default).
+	ReportWait time.Duration
+}
+
+// accountResult is what one account contributes to the report.
+type accountResult struct {
+	account       report.Account
+	keys          []report.Key
+	notifications []report.Notification
+}
+
+// Run works on every target (the skipped ones are only reported) and
+// returns the merged report. It never fails as a whole: an account's
+// failure is recorded in its report entry. If ctx is cancelled, steps in
+// flight finish, accounts not yet started are reported as skipped, and
+// Run.Interrupted is set.
+func (r *Runner) Run(ctx context.Context, targets []AccountTarget, skipped []accounts.Skipped) *report.Report {
+	log := r.logger()
+	started := r.Now().UTC()
+	rep := &report.Report{
+		SchemaVersion: report.SchemaVersion,
+		Run: report.Run{
+			ID: r.RunID, Started: started, Mode: string(r.Mode), Version: r.Version,
+			Policy: reportPolicy(r.DefaultPolicy), Notify: r.NotifyEnabled && r.Mode == ModeApply,
+		},
+	}
+	for _, t := range targets {
+		rep.Run.AccountsTargets = append(rep.Run.AccountsTargets, t.ID)
+	}
+	results := make([]accountResult, len(targets))
+	var (
+		mu   sync.Mutex
+		done int
+	)
+	g := new(errgroup.Group)
+	g.SetLimit(max(1, r.Concurrency))
+	for i, t := range targets {
+		if ctx.Err() != nil {
+			results[i] = accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU,
+				Status: report.AccountSkipped, Error: "run interrupted before this account started"}}
+			continue
+		}
+		g.Go(func() error {
+			results[i] = r.runAccount(ctx, t)
+			mu.Lock()
+			done++
+			if r.Progress != nil {
+				r.Progress(done, len(targets))
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for _, s := range skipped {
+		rep.Accounts = append(rep.Accounts, report.Account{AccountID: s.ID, Name: s.Name, OU: s.OU,
+			Status: report.AccountSkipped, Error: s.Reason})
+	}
+	for _, res := range results {
+		rep.Accounts = append(rep.Accounts, res.account)
+		rep.Keys = append(rep.Keys, res.keys...)
+		rep.Notifications = append(rep.Notifications, res.notifications...)
+	}
+	sort.Slice(rep.Accounts, func(i, j int) bool { return rep.Accounts[i].AccountID < rep.Accounts[j].AccountID })
+	rep.Run.Interrupted = ctx.Err() != nil
+	rep.Run.Ended = r.Now().UTC()
+	rep.Finalize()
+	log.Info("run finished", "run", r.RunID, "mode", r.Mode, "accounts", len(targets), "keys", len(rep.Keys),
+		"interrupted", rep.Run.Interrupted)
+	return rep
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+// runAccount does one account's whole run and never returns an error: a
+// failure becomes the account's status.
+func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult {
+	log := r.logger()
+	res := accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU, Status: report.AccountOK}}
+	fail := func(err error) accountResult {
+		log.Error("account failed", "account", t.ID, "err", err)
+		res.account.Status = report.AccountError
+		res.account.Error = err.Error()
+		return res
+	}
+	api, err := r.Connect(ctx, t)
+	if err != nil {
+		return fail(err)
+	}
+	now := r.Now().UTC()
+	inv, _, err := Collect(ctx, api.IAM, api.Secrets, InventoryOptions{
+		AccountID:    t.ID,
+		AccountName:  t.Name,
+		ExemptTag:    r.Exemptions.Tag,
+		ExemptGroups: r.Exemptions.Groups,
+		ExemptUsers:  slices.Concat(r.Exemptions.Users, t.ExemptUsers),
+		SecretName: func(user string) (string, error) {
+			return r.Secrets.SecretName(accounts.TemplateData{AccountID: t.ID, AccountName: t.Name, UserName: user})
+		},
+		Concurrency: max(1, r.PerAccount),
+		ReportWait:  r.ReportWait,
+		FreshLastUsed: func(u User, k Key) bool {
+			return NeedsFreshLastUsed(u, k, t.Policy, now)
+		},
+	})
+	if err != nil {
+		return fail(fmt.Errorf("inventory of %s: %w", t.ID, err))
+	}
+	actions := Plan(inv, t.Policy, now, r.RunID)
+	var outcomes []Outcome
+	switch r.Mode {
+	case ModeApply:
+		run, filtered := r.filter(actions)
+		ex := &Executor{
+			IAM: api.IAM, Secrets: SecretStore{API: api.Secrets, KMSKeyID: r.Secrets.KMSKeyID, UserReadPolicy: r.Secrets.UserReadPolicy},
+			Notifier: r.Notifier, Now: r.Now, RunID: r.RunID, AccountID: t.ID, AccountName: t.Name,
+			SecretRegion: r.Secrets.Region, Logger: log, Concurrency: max(1, r.PerAccount), Policy: t.Policy,
+		}
+		outcomes = append(ex.Apply(ctx, inv, run), filtered...)
+	default:
+		for _, a := range actions {
+			o := Outcome{Action: a, Result: "planned"}
+			if !a.Kind.Mutates() {
+				o.Result = passiveResult(a.Kind)
+			}
+			outcomes = append(outcomes, o)
+		}
+	}
+	res.keys, res.notifications = r.reportKeys(inv, t, now, outcomes)
+	for _, o := range outcomes {
+		if o.Result == "failed" {
+			log.Warn("step failed", "account", t.ID, "user", o.Action.User, "key", o.Action.KeyID, "action", o.Action.Kind, "err", o.Err)
+		}
+	}
+	return res
+}
+
+// passiveResult is the report result of an action that calls nothing.
+func passiveResult(k ActionKind) string {
+	switch k {
+	case ActionHold:
+		return "held"
+	case ActionSkip:
+		return "skipped"
+	}
+	return ""
+}
+
+// phaseOf maps an action to the --phase that covers it ("" for
+// housekeeping that every phase may do).
+func phaseOf(k ActionKind) string {
+	switch k {
+	case ActionIssue, ActionAdopt, ActionCleanup:
+		return "issue"
+	case ActionDeactivate:
+		return "deactivate"
+	case ActionDelete:
+		return "delete"
+	}
+	return ""
+}
+
+// filter splits actions into those to run and those the filters exclude.
+// Once a user's mutating action is filtered out, the rest of that user's
+// sequence is too: later steps may rely on it (an Issue on the slot a
+// Delete frees).
+func (r *Runner) filter(actions []Action) (run []Action, skipped []Outcome) {
+	blocked := map[string]string{}
+	for _, a := range actions {
+		if reason, ok := blocked[a.User]; ok && a.Kind.Mutates() {
+			skipped = append(skipped, Outcome{Action: a, Result: "skipped", Err: errors.New(reason)})
+			continue
+		}
+		if len(r.Filters.Users) > 0 && !slices.Contains(r.Filters.Users, a.User) {
+			if a.Kind.Mutates() {
+				skipped = append(skipped, Outcome{Action: a, Result: "skipped", Err: errors.New("filtered out by --user")})
+			} else {
+				run = append(run, a)
+			}
+			continue
+		}
+		if p := phaseOf(a.Kind); p != "" && len(r.Filters.Phases) > 0 && !slices.Contains(r.Filters.Phases, p) {
+			reason := "filtered out by --phase"
+			blocked[a.User] = reason
+			skipped = append(skipped, Outcome{Action: a, Result: "skipped", Err: errors.New(reason)})
+			continue
+		}
+		run = append(run, a)
+	}
+	return run, skipped
+}
+
+// reportKeys turns the inventory and the outcomes into report rows: one per
+// key, carrying its primary action and what became of it.
+func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outcomes []Outcome) ([]report.Key, []report.Notification) {
+	byKey := map[string]Outcome{}
+	var notes []report.Notification
+	for _, o := range outcomes {
+		// The last outcome of a key is its primary one, unless an earlier
+		// step failed or was skipped: then that one explains the key.
+		prev, seen := byKey[o.Action.KeyID]
+		if !seen || prev.Result == "done" || prev.Result == "planned" || prev.Result == "" {
+			byKey[o.Action.KeyID] = o
+		}
+		if o.Notified != nil || o.NotifyErr != nil {
+			n := report.Notification{AccountID: t.ID, User: o.Action.User, AccessKeyID: o.Action.KeyID,
+				Event: string(o.Action.Notify), Result: "sent"}
+			if o.Notified != nil {
+				n.To, n.Subject = o.Notified.To, o.Notified.Subject
+			}
+			if o.NotifyErr != nil {
+				n.Result, n.Error = "failed", o.NotifyErr.Error()
+			}
+			notes = append(notes, n)
+		}
+	}
+	var keys []report.Key
+	for _, u := range inv.Users {
+		states, stateErrs := u.States()
+		for _, k := range u.Keys {
+			rk := report.Key{
+				AccountID: t.ID, AccountName: t.Name, User: u.Name, AccessKeyID: k.ID, Status: k.Status,
+				Created: k.Created.UTC(), AgeDays: int(now.Sub(k.Created) / (24 * time.Hour)),
+				LastUsed: k.LastUsed, LastUsedService: k.LastUsedService, LastUsedRegion: k.LastUsedRegion,
+				Exempt: u.Exempt != "", ExemptReason: u.Exempt,
+			}
+			rk.Findings = []report.Finding{}
+			for _, f := range Findings(u, k, t.Policy, now) {
+				rk.Findings = append(rk.Findings, report.Finding{ID: f.ID, Controls: f.Controls})
+			}
+			if st, ok := states[k.ID]; ok {
+				rk.RotationState = string(st.Phase)
+				rk.NewAccessKeyID = st.NewKeyID
+			} else if _, bad := stateErrs[k.ID]; bad {
+				rk.RotationState = "corrupt"
+			}
+			if o, ok := byKey[k.ID]; ok {
+				rk.PlannedAction = string(o.Action.Kind)
+				rk.Reason = o.Action.Reason
+				if o.Action.NewKeyID != "" {
+					rk.NewAccessKeyID = o.Action.NewKeyID
+				}
+				if r.Mode == ModeApply && o.Action.Kind.Mutates() || o.Result == "failed" || (r.Mode == ModeApply && o.Result == "skipped") {
+					rk.Action = string(o.Action.Kind)
+				}
+				rk.Result = o.Result
+				if o.Err != nil {
+					rk.Reason = o.Err.Error()
+				}
+				if o.NewKeyID != "" {
+					rk.NewAccessKeyID = o.NewKeyID
+				}
+				if o.SecretName != "" {
+					rk.SecretName = o.SecretName
+				}
+			} else {
+				rk.PlannedAction = string(ActionNone)
+			}
+			if rk.SecretName == "" && rk.NewAccessKeyID != "" {
+				rk.SecretName = u.SecretName
+			}
+			keys = append(keys, rk)
+		}
+	}
+	return keys, notes
+}
+
+func reportPolicy(p accounts.Policy) report.Policy {
+	d := func(x time.Duration) float64 { return x.Hours() / 24 }
+	return report.Policy{
+		MaxKeyAgeDays: d(p.MaxKeyAge), UnusedAfterDays: d(p.UnusedAfter),
+		DeactivateAfterDays: d(p.DeactivateAfter), DeleteAfterDays: d(p.DeleteAfter),
+	}
+}
