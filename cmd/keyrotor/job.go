@@ -79,6 +79,9 @@ func loadAWS(ctx context.Context, g *globalFlags, conf *accounts.Config) (aws.Co
 	return cfg, nil
 }
 
+// clock is the CLI's time source; tests replace it with a simulator's.
+var clock = time.Now
+
 // newRetryer is the SDK's standard retryer, made patient: IAM throttles
 // per account, and a daily batch job would rather wait than give up on an
 // account. Throttling backs off exponentially up to 20 s; the client-side
@@ -146,7 +149,7 @@ func connector(awsCfg aws.Config, conf *accounts.Config, runID string) func(cont
 // runJob carries out an audit or rotate run end to end and writes its report.
 func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *accounts.Config, awsCfg aws.Config, o jobOptions) (jobResult, error) {
 	if o.now == nil {
-		o.now = time.Now
+		o.now = clock
 	}
 	if o.runID == "" {
 		o.runID = newRunID(o.now())

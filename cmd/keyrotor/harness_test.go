@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"keyrotor/internal/awssim"
+	"keyrotor/report"
+)
+
+// harness runs the keyrotor CLI in-process against a simulated
+// organization, the way a user runs it against AWS: through the SDK's
+// standard environment variables.
+type harness struct {
+	t      *testing.T
+	sim    *awssim.Sim
+	seeded awssim.Seeded
+	url    string
+	dir    string
+	config string
+}
+
+// harnessConfig is the accounts.yaml the CLI tests use. %[1]s role name,
+// %[2]s external id, %[3]s report dir, %[4]s extra YAML appended verbatim.
+const harnessConfig = `region: us-east-1
+organization:
+  discovery: true
+role:
+  name: %[1]s
+  external_id: %[2]s
+exemptions:
+  tag: {key: "keyrotor:exempt", value: "true"}
+  groups: [BreakGlass]
+notifications:
+  enabled: false
+concurrency:
+  accounts: 4
+  per_account: 2
+report:
+  out: %[3]q
+  formats: [json, xlsx, csv]
+%[4]s`
+
+// newHarness builds sc (fixing its clock for reproducible ages), serves it
+// on loopback and points the SDK's environment at it.
+func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
+	t.Helper()
+	if sc.Now.IsZero() {
+		sc.Now = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	}
+	sim, seeded, err := sc.Build()
+	if err != nil {
+		t.Fatalf("build scenario: %v", err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	h := &harness{t: t, sim: sim, seeded: seeded, url: srv.URL, dir: t.TempDir()}
+	h.config = filepath.Join(h.dir, "accounts.yaml")
+	yaml := fmt.Sprintf(harnessConfig, seeded.RoleName, seeded.ExternalID, filepath.Join(h.dir, "reports"), extraYAML)
+	if err := os.WriteFile(h.config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := seeded.Central
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL":            srv.URL,
+		"AWS_REGION":                  seeded.Region,
+		"AWS_ACCESS_KEY_ID":           c.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":       c.SecretAccessKey,
+		"AWS_SESSION_TOKEN":           c.SessionToken,
+		"AWS_CONFIG_FILE":             filepath.Join(h.dir, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(h.dir, "no-aws-credentials"),
+		"AWS_PROFILE":                 "",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		t.Setenv(k, v)
+	}
+	return h
+}
+
+// result is one CLI invocation's outcome.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run invokes the CLI with the harness's config; the simulator's clock is
+// not the CLI's, so commands that must see simulated time use runAt.
+func (h *harness) run(args ...string) result {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{"--config", h.config}, args...)
+	code := run(context.Background(), full, &out, &errb)
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// runAt invokes the CLI with its clock set to the simulator's.
+func (h *harness) runAt(args ...string) result {
+	h.t.Helper()
+	restore := setClock(h.sim.Now)
+	defer restore()
+	return h.run(args...)
+}
+
+// latestReport reads the newest JSON report in dir (default: the config's
+// report dir).
+func (h *harness) latestReport(dir string) *report.Report {
+	h.t.Helper()
+	if dir == "" {
+		dir = filepath.Join(h.dir, "reports")
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(matches) == 0 {
+		h.t.Fatalf("no JSON report in %s (%v)", dir, err)
+	}
+	var newest string
+	var newestMod time.Time
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if newest == "" || st.ModTime().After(newestMod) || (st.ModTime().Equal(newestMod) && m > newest) {
+			newest, newestMod = m, st.ModTime()
+		}
+	}
+	f, err := os.Open(newest)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := report.ReadJSON(f)
+	if err != nil {
+		h.t.Fatalf("read %s: %v", newest, err)
+	}
+	return rep
+}
+
+// assertNoSecrets fails if any secret the simulator ever issued appears in
+// any of texts or in any file under the harness's directory.
+func (h *harness) assertNoSecrets(texts ...string) {
+	h.t.Helper()
+	secrets := h.sim.IssuedSecrets()
+	var blobs []string
+	blobs = append(blobs, texts...)
+	_ = filepath.Walk(h.dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		b, rerr := os.ReadFile(p)
+		if rerr == nil {
+			blobs = append(blobs, string(b))
+		}
+		return nil
+	})
+	for _, s := range secrets {
+		for _, b := range blobs {
+			if strings.Contains(b, s) {
+				h.t.Fatalf("a secret access key issued by the simulator leaked into output")
+			}
+		}
+	}
+}
+
+// setClock makes the CLI read time from now until restore is called.
+func setClock(now func() time.Time) (restore func()) {
+	prev := clock
+	clock = now
+	return func() { clock = prev }
+}
