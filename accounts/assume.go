@@ -2,12 +2,14 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/smithy-go"
 )
 
 // Assumer hands out AWS configurations whose credentials are the rotation
@@ -55,9 +57,31 @@ func (a *Assumer) ConfigFor(ctx context.Context, accountID string, role RoleSpec
 		o.ExpiryWindow = 5 * time.Minute
 	})
 	if _, err := cache.Retrieve(ctx); err != nil {
-		return aws.Config{}, fmt.Errorf("assume role %s in %s: %w", arn, accountID, err)
+		return aws.Config{}, fmt.Errorf("assume role %s in %s: %w", arn, accountID, Concise(err))
 	}
 	cfg := a.Base.Copy()
 	cfg.Credentials = cache
 	return cfg, nil
+}
+
+// conciseError prints only an AWS API error's code and message, without the
+// SDK's operation, HTTP status and request ID framing, which makes one
+// failed account unreadable in a table; errors.As still reaches the SDK's
+// typed error underneath.
+type conciseError struct {
+	msg string
+	err error
+}
+
+func (e conciseError) Error() string { return e.msg }
+func (e conciseError) Unwrap() error { return e.err }
+
+// Concise shortens err's message to "Code: message" when it carries an AWS
+// API error, keeping the original error for errors.Is and errors.As.
+func Concise(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return conciseError{msg: ae.ErrorCode() + ": " + ae.ErrorMessage(), err: err}
+	}
+	return err
 }
