@@ -26,9 +26,9 @@ import (
 //	    Dev: 666
 //	  Sandbox: 777
 type testOrg struct {
-	sim                     *awssim.Sim
-	url                     string
-	central                 awssim.Credentials
+	sim                      *awssim.Sim
+	url                      string
+	central                  awssim.Credentials
 	workloads, prod, dev, sb string
 }
 
@@ -94,21 +94,21 @@ func TestDiscover(t *testing.T) {
 			},
 		},
 		{
-			name: "include OU is recursive",
-			opts: accounts.DiscoverOptions{UseOrganizations: true, IncludeOUs: []string{o.workloads}},
-			want: []string{"333333333333", "444444444444", "666666666666"},
+			name:        "include OU is recursive",
+			opts:        accounts.DiscoverOptions{UseOrganizations: true, IncludeOUs: []string{o.workloads}},
+			want:        []string{"333333333333", "444444444444", "666666666666"},
 			wantSkipped: map[string]string{"555555555555": "account is SUSPENDED"},
 		},
 		{
-			name: "exclude OU is recursive and wins over include",
-			opts: accounts.DiscoverOptions{UseOrganizations: true, IncludeOUs: []string{o.workloads}, ExcludeOUs: []string{o.prod}},
-			want: []string{"333333333333", "666666666666"},
+			name:        "exclude OU is recursive and wins over include",
+			opts:        accounts.DiscoverOptions{UseOrganizations: true, IncludeOUs: []string{o.workloads}, ExcludeOUs: []string{o.prod}},
+			want:        []string{"333333333333", "666666666666"},
 			wantSkipped: map[string]string{"444444444444": "in an excluded OU", "555555555555": "in an excluded OU"},
 		},
 		{
-			name: "excluded accounts and the management account",
-			opts: accounts.DiscoverOptions{UseOrganizations: true, IncludeManagement: true, ExcludeAccounts: []string{"777777777777"}},
-			want: []string{"111111111111", "222222222222", "333333333333", "444444444444", "666666666666"},
+			name:        "excluded accounts and the management account",
+			opts:        accounts.DiscoverOptions{UseOrganizations: true, IncludeManagement: true, ExcludeAccounts: []string{"777777777777"}},
+			want:        []string{"111111111111", "222222222222", "333333333333", "444444444444", "666666666666"},
 			wantSkipped: map[string]string{"555555555555": "account is SUSPENDED", "777777777777": "excluded by exclude_accounts"},
 		},
 		{

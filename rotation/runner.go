@@ -124,12 +124,14 @@ func (r *Runner) Run(ctx context.Context, targets []AccountTarget, skipped []acc
 	g := new(errgroup.Group)
 	g.SetLimit(max(1, r.Concurrency))
 	for i, t := range targets {
-		if ctx.Err() != nil {
-			results[i] = accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU,
-				Status: report.AccountSkipped, Error: "run interrupted before this account started"}}
-			continue
-		}
 		g.Go(func() error {
+			// An account whose turn comes after Ctrl-C is not started at
+			// all: it is reported as skipped, not as failed.
+			if ctx.Err() != nil {
+				results[i] = accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU,
+					Status: report.AccountSkipped, Error: "run interrupted before this account started"}}
+				return nil
+			}
 			results[i] = r.runAccount(ctx, t)
 			mu.Lock()
 			done++
