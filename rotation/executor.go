@@ -65,7 +65,8 @@ var (
 type Executor struct {
 	IAM     IAMWriter
 	Secrets SecretStore
-	// Notifier mails owners after a step; nil logs instead (LogNotifier).
+	// Notifier mails owners after a step; nil means mail is off for the
+	// run: notices are logged and not recorded as sent.
 	Notifier Notifier
 	// Now stamps the steps (state tags, notices); nil means time.Now.
 	Now func() time.Time
@@ -156,13 +157,6 @@ func (e *Executor) logger() *slog.Logger {
 		return e.Logger
 	}
 	return slog.Default()
-}
-
-func (e *Executor) notifier() Notifier {
-	if e.Notifier != nil {
-		return e.Notifier
-	}
-	return LogNotifier{Logger: e.Logger}
 }
 
 // userRun executes one user's actions, one at a time.
@@ -492,7 +486,13 @@ func (r *userRun) notify(ctx context.Context, a Action, post State, secretARN st
 		lu := *k.LastUsed
 		n.LastUsed, n.LastUsedService, n.LastUsedRegion = &lu, k.LastUsedService, k.LastUsedRegion
 	}
-	d, err := e.notifier().Notify(ctx, n)
+	if e.Notifier == nil {
+		// Mail is off for this run: log the notice but record nothing, so
+		// the first run with mail on still tells the owner.
+		_, _ = LogNotifier{Logger: e.logger()}.Notify(ctx, n)
+		return
+	}
+	d, err := e.Notifier.Notify(ctx, n)
 	if err != nil {
 		o.NotifyErr = fmt.Errorf("mail %s notice for %s of %s: %w (a later run retries)", a.Notify, a.KeyID, u.Name, err)
 		return

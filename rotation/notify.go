@@ -38,6 +38,15 @@ type Notice struct {
 type Delivery struct {
 	To      []string
 	Subject string
+	// Source says where To came from, in words for the report: "tag
+	// email", "address_template", "contacts" or "security_team".
+	Source string
+	// Skipped lists candidate addresses passed over, each with its reason
+	// (`tag email: invalid address "bob": not an email address`), so that
+	// the report can say what to fix even when the mail went elsewhere.
+	Skipped []string
+	// MessageID is the ID SES gave the message, for tracing a bounce.
+	MessageID string
 }
 
 // Notifier tells a key's owner about a lifecycle event. A failed

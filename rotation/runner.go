@@ -202,6 +202,9 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	if err != nil {
 		return fail(fmt.Errorf("inventory of %s: %w", t.ID, err))
 	}
+	// Users without keys count too: they are part of the account's IAM
+	// estate the audit covered.
+	res.account.Users = len(inv.Users)
 	actions := Plan(inv, t.Policy, now, r.RunID)
 	var outcomes []Outcome
 	switch r.Mode {
@@ -331,13 +334,13 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 				rk.RotationState = "corrupt"
 			}
 			if o, ok := byKey[k.ID]; ok {
-				rk.PlannedAction = string(o.Action.Kind)
+				rk.PlannedAction = reportAction(o.Action.Kind)
 				rk.Reason = o.Action.Reason
 				if o.Action.NewKeyID != "" {
 					rk.NewAccessKeyID = o.Action.NewKeyID
 				}
 				if r.Mode == ModeApply && o.Action.Kind.Mutates() || o.Result == "failed" || (r.Mode == ModeApply && o.Result == "skipped") {
-					rk.Action = string(o.Action.Kind)
+					rk.Action = reportAction(o.Action.Kind)
 				}
 				rk.Result = o.Result
 				if o.Err != nil {
@@ -359,6 +362,22 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 		}
 	}
 	return keys, notes
+}
+
+// reportAction names an action in the report's vocabulary (report.Action*),
+// which says what happens to the key rather than how the executor gets
+// there: adopting a replacement and leaving a key to the run that is
+// issuing for it are both part of an issue; forgetting a state tag is
+// clean-up. Writing the executor's own kinds would make a report that
+// fails its schema.
+func reportAction(k ActionKind) string {
+	switch k {
+	case ActionAdopt, ActionSkip:
+		return report.ActionIssue
+	case ActionForget:
+		return report.ActionCleanup
+	}
+	return string(k)
 }
 
 func reportPolicy(p accounts.Policy) report.Policy {

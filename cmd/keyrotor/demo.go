@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -172,8 +176,78 @@ func runDemo(ctx context.Context, g *globalFlags, log *slog.Logger, out string, 
 			return nil
 		}
 	}
+	if err := writeMails(g, env.sim.Outbox(), filepath.Join(out, "mail")); err != nil {
+		return err
+	}
 	fmt.Fprintf(g.stderr, "Reports of every phase are under %s/.\n", out)
 	return nil
+}
+
+// writeMails saves every message the simulated SES accepted as an .eml
+// file and lists them, so the demo shows what owners and the security
+// team were told.
+func writeMails(g *globalFlags, mails []awssim.Email, dir string) error {
+	if len(mails) == 0 {
+		fmt.Fprintln(g.stderr, "No mail was sent.")
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("demo: create mail folder: %w", err)
+	}
+	bySubject := map[string]int{}
+	for i, m := range mails {
+		name := filepath.Join(dir, fmt.Sprintf("%03d.eml", i+1))
+		if err := os.WriteFile(name, emlBytes(m), 0o640); err != nil {
+			return fmt.Errorf("demo: write %s: %w", name, err)
+		}
+		bySubject[mailKind(m.Subject)]++
+	}
+	fmt.Fprintf(g.stderr, "Mail sent through SES: %d messages, saved as .eml under %s/\n", len(mails), dir)
+	kinds := make([]string, 0, len(bySubject))
+	for k := range bySubject {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(g.stderr, "   %4d  %s\n", bySubject[k], k)
+	}
+	last := mails[len(mails)-1]
+	fmt.Fprintf(g.stderr, "   e.g. to %s: %q\n", strings.Join(last.To, ", "), last.Subject)
+	return nil
+}
+
+// mailKind names the kind of a keyrotor message from its subject line.
+func mailKind(subject string) string {
+	for _, k := range []struct{ marker, kind string }{
+		{"New access key issued", "new key issued (to the owner)"},
+		{"is still in use", "old key still in use (reminder to the owner)"},
+		{"was deactivated", "old key deactivated (to the owner)"},
+		{"was deleted", "old key deleted (to the owner)"},
+		{"[keyrotor] Run ", "run digest (to the security team)"},
+	} {
+		if strings.Contains(subject, k.marker) {
+			return k.kind
+		}
+	}
+	return "other"
+}
+
+// emlBytes renders a message as RFC 5322 text: the raw MIME when SES got
+// one, else the headers and the plain-text body.
+func emlBytes(m awssim.Email) []byte {
+	if len(m.Raw) > 0 {
+		return m.Raw
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\n", m.From, strings.Join(m.To, ", "))
+	if len(m.ReplyTo) > 0 {
+		fmt.Fprintf(&b, "Reply-To: %s\r\n", strings.Join(m.ReplyTo, ", "))
+	}
+	fmt.Fprintf(&b, "Subject: %s\r\nDate: %s\r\nMessage-ID: <%s@email.amazonses.com>\r\n",
+		mime.QEncoding.Encode("utf-8", m.Subject), m.Sent.Format(time.RFC1123Z), m.MessageID)
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+	b.WriteString(strings.ReplaceAll(m.Text, "\n", "\r\n"))
+	return []byte(b.String())
 }
 
 // afterIssue plays the week after the new keys were issued: one owner's

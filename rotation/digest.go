@@ -1,0 +1,355 @@
+package rotation
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/textproto"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+)
+
+// Digest is one run's summary for the security team.
+type Digest struct {
+	// RunID identifies the run (its report file names carry it too).
+	RunID string
+	// Mode is "audit", "plan" or "apply".
+	Mode string
+	// Started and Finished bound the run; zero values are left out.
+	Started, Finished time.Time
+	// Accounts is how many accounts the run processed.
+	Accounts int
+	// Keys is how many access keys the run saw; CompliancePct (0-100) is
+	// printed only when Keys is not zero.
+	Keys          int
+	CompliancePct float64
+	// Counts tallies the actions taken by kind and result; see
+	// CountOutcomes.
+	Counts []DigestCount
+	// FailedAccounts are the accounts whose processing failed.
+	FailedAccounts []FailedAccount
+	// NotifyFailures are notices that could not be delivered; see
+	// NotifyFailures.
+	NotifyFailures []NotifyFailure
+	// ReportFiles and ReportS3 are where the report was written (local
+	// paths and s3:// URLs).
+	ReportFiles []string
+	ReportS3    []string
+	// Attachment, when set, is attached to the mail (the XLSX report when
+	// notifications.attach_xlsx is on). A report too large for SES is left
+	// out and the mail says so.
+	Attachment *Attachment
+}
+
+// DigestCount is how many keys had one action with one result.
+type DigestCount struct {
+	Action string
+	Result string
+	Count  int
+}
+
+// FailedAccount is an account whose processing failed, and why.
+type FailedAccount struct {
+	ID    string
+	Name  string
+	Error string
+}
+
+// NotifyFailure is a notice the run could not deliver.
+type NotifyFailure struct {
+	AccountID string
+	User      string
+	KeyID     string
+	Event     string
+	Error     string
+}
+
+// Attachment is a file attached to the digest.
+type Attachment struct {
+	// Name is the file name shown to the reader; only its base is used.
+	Name string
+	// ContentType is the file's MIME type; empty means one derived from
+	// Name's extension (.xlsx, .json, .csv), else application/octet-stream.
+	ContentType string
+	Data        []byte
+}
+
+// DigestMail is what the digest templates are executed with.
+type DigestMail struct {
+	Digest
+	// AttachmentName is the attached file's name, empty when nothing is
+	// attached.
+	AttachmentName string
+	// AttachmentNote explains why a requested attachment was left out.
+	AttachmentNote string
+}
+
+// maxRawMessage bounds a raw message. SES v2 accepts up to 40 MB, but
+// many receiving servers refuse far less; 10 MB, SES v1's own limit, is
+// accepted nearly everywhere. A larger report is linked, not attached.
+const maxRawMessage = 10 << 20
+
+// rawOverhead is room for the headers and both bodies next to the
+// attachment.
+const rawOverhead = 256 << 10
+
+// CountOutcomes tallies outcomes by action kind and result, sorted by
+// action then result, for Digest.Counts. Outcomes with nothing done (no
+// result) are left out.
+func CountOutcomes(outs []Outcome) []DigestCount {
+	type key struct{ action, result string }
+	n := map[key]int{}
+	for _, o := range outs {
+		if o.Result == "" {
+			continue
+		}
+		n[key{string(o.Action.Kind), o.Result}]++
+	}
+	out := make([]DigestCount, 0, len(n))
+	for k, c := range n {
+		out = append(out, DigestCount{Action: k.action, Result: k.result, Count: c})
+	}
+	slices.SortFunc(out, func(a, b DigestCount) int {
+		return cmp.Or(cmp.Compare(a.Action, b.Action), cmp.Compare(a.Result, b.Result))
+	})
+	return out
+}
+
+// NotifyFailures lists the outcomes whose notice failed, for
+// Digest.NotifyFailures.
+func NotifyFailures(outs []Outcome) []NotifyFailure {
+	var out []NotifyFailure
+	for _, o := range outs {
+		if o.NotifyErr == nil {
+			continue
+		}
+		a := o.Action
+		out = append(out, NotifyFailure{AccountID: a.AccountID, User: a.User, KeyID: a.KeyID,
+			Event: string(a.Notify), Error: o.NotifyErr.Error()})
+	}
+	return out
+}
+
+// SendDigest mails d to notifications.security_team. With an attachment
+// the message is sent as raw MIME (text and HTML alternatives plus the
+// file); without one, as simple content.
+func (n *SESNotifier) SendDigest(ctx context.Context, d Digest) (Delivery, error) {
+	var rec Recipients
+	to := rec.validList("security_team", n.cfg.SecurityTeam)
+	del := Delivery{Skipped: rec.Skipped}
+	if len(to) == 0 {
+		return del, fmt.Errorf("%w for the digest of run %s: notifications.security_team has no valid address", ErrNoRecipient, d.RunID)
+	}
+	del.To, del.Source = to, string(SourceSecurityTeam)
+
+	data := DigestMail{Digest: d}
+	att := d.Attachment
+	if att != nil {
+		if len(att.Data) == 0 {
+			return del, fmt.Errorf("send digest of run %s: attachment %s is empty", d.RunID, att.Name)
+		}
+		if base64Size(len(att.Data))+rawOverhead > maxRawMessage {
+			data.AttachmentNote = fmt.Sprintf("The report %s (%.1f MB) is too large to attach; use the report files listed above.",
+				attachmentName(att), float64(len(att.Data))/(1<<20))
+			att = nil
+		} else {
+			data.AttachmentName = attachmentName(att)
+		}
+	}
+	m, err := n.digest.render(data)
+	if err != nil {
+		return del, fmt.Errorf("render digest of run %s: %w", d.RunID, err)
+	}
+	del.Subject = m.Subject
+
+	in := n.input(to, []types.MessageTag{{Name: aws.String("keyrotor_event"), Value: aws.String("digest")}})
+	if att == nil {
+		in.Content = simpleContent(m)
+	} else {
+		raw, err := buildRawMessage(rawHeader{From: n.fromHdr, To: to, ReplyTo: n.cfg.ReplyTo, Date: n.now()}, m, att)
+		if err != nil {
+			return del, fmt.Errorf("build digest of run %s: %w", d.RunID, err)
+		}
+		in.Content = &types.EmailContent{Raw: &types.RawMessage{Data: raw}}
+	}
+	out, err := n.api.SendEmail(ctx, in)
+	if err != nil {
+		return del, n.sendError("send digest of run "+d.RunID, err)
+	}
+	del.MessageID = aws.ToString(out.MessageId)
+	n.logger().InfoContext(ctx, "digest sent", "run", d.RunID, "to", strings.Join(to, ","),
+		"attachment", data.AttachmentName, "message_id", del.MessageID)
+	return del, nil
+}
+
+func base64Size(n int) int {
+	enc := (n + 2) / 3 * 4
+	return enc + enc/76*2 + 2
+}
+
+// attachmentName is the file name to show: the base name, since a report
+// path says nothing to the reader and may reveal the runner's layout.
+func attachmentName(a *Attachment) string {
+	name := path.Base(strings.ReplaceAll(a.Name, `\`, "/"))
+	if name == "" || name == "." || name == "/" {
+		return "keyrotor-report.xlsx"
+	}
+	return name
+}
+
+// attachmentTypes are the content types of the report formats; the
+// system's MIME table is not relied on, since minimal containers lack it.
+var attachmentTypes = map[string]string{
+	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	".json": "application/json",
+	".csv":  "text/csv",
+}
+
+// rawHeader holds the top-level header fields of a raw message.
+type rawHeader struct {
+	From    string
+	To      []string
+	ReplyTo []string
+	Date    time.Time
+}
+
+// buildRawMessage returns an RFC 5322 message: multipart/mixed holding a
+// multipart/alternative (text, HTML; quoted-printable) and the attachment
+// (base64). Lines end in CRLF.
+func buildRawMessage(h rawHeader, m renderedMail, att *Attachment) ([]byte, error) {
+	from, err := mail.ParseAddress(h.From)
+	if err != nil {
+		return nil, fmt.Errorf("sender %q: %w", h.From, err)
+	}
+	addrs := func(list []string) string {
+		out := make([]string, len(list))
+		for i, a := range list {
+			out[i] = (&mail.Address{Address: a}).String()
+		}
+		return strings.Join(out, ", ")
+	}
+
+	var alt bytes.Buffer
+	aw := multipart.NewWriter(&alt)
+	for _, part := range []struct{ typ, body string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
+		w, err := aw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {mime.FormatMediaType(part.typ, map[string]string{"charset": "utf-8"})},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		qw := quotedprintable.NewWriter(w)
+		if _, err := qw.Write([]byte(part.body)); err != nil {
+			return nil, err
+		}
+		if err := qw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := aw.Close(); err != nil {
+		return nil, err
+	}
+
+	name := attachmentName(att)
+	ctype := att.ContentType
+	if ctype == "" {
+		ctype = cmp.Or(attachmentTypes[strings.ToLower(path.Ext(name))], "application/octet-stream")
+	}
+	typeHeader := mime.FormatMediaType(ctype, map[string]string{"name": name})
+	disposition := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+	if typeHeader == "" || disposition == "" {
+		return nil, fmt.Errorf("attachment %q: cannot form its MIME headers (content type %q)", name, ctype)
+	}
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type": {mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": aw.Boundary()})},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(alt.Bytes()); err != nil {
+		return nil, err
+	}
+	w, err = mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type":              {typeHeader},
+		"Content-Disposition":       {disposition},
+		"Content-Transfer-Encoding": {"base64"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := writeBase64Lines(w, att.Data); err != nil {
+		return nil, err
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+
+	var out bytes.Buffer
+	header := func(k, v string) { out.WriteString(k + ": " + v + "\r\n") }
+	header("From", from.String())
+	header("To", addrs(h.To))
+	if len(h.ReplyTo) > 0 {
+		header("Reply-To", addrs(h.ReplyTo))
+	}
+	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	header("Date", h.Date.Format(time.RFC1123Z))
+	header("MIME-Version", "1.0")
+	header("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": mw.Boundary()}))
+	out.WriteString("\r\n")
+	out.Write(body.Bytes())
+	if out.Len() > maxRawMessage {
+		return nil, errors.New("message exceeds the size SES and mail servers accept")
+	}
+	return out.Bytes(), nil
+}
+
+// writeBase64Lines writes data base64-encoded in lines of 76 characters,
+// as RFC 2045 requires.
+func writeBase64Lines(w interface{ Write([]byte) (int, error) }, data []byte) error {
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 0 {
+		n := min(76, len(enc))
+		if _, err := w.Write([]byte(enc[:n] + "\r\n")); err != nil {
+			return err
+		}
+		enc = enc[n:]
+	}
+	return nil
+}
+
+// sampleDigests are a busy and an empty digest, for startup validation.
+func sampleDigests() []DigestMail {
+	at := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	full := DigestMail{
+		Digest: Digest{
+			RunID: "20261126T060000Z-abcd", Mode: "apply", Started: at, Finished: at.Add(3 * time.Minute),
+			Accounts: 12, Keys: 340, CompliancePct: 97.5,
+			Counts:         []DigestCount{{Action: "issue", Result: "done", Count: 4}},
+			FailedAccounts: []FailedAccount{{ID: "123456789012", Name: "payments-prod", Error: "assume role: AccessDenied"}},
+			NotifyFailures: []NotifyFailure{{AccountID: "123456789012", User: "alice", KeyID: "AKIAOLDSAMPLE0000001",
+				Event: "issued", Error: "notify: no recipient"}},
+			ReportFiles: []string{"reports/keyrotor-20261126T060000Z.xlsx"},
+			ReportS3:    []string{"s3://bucket/keyrotor/keyrotor-20261126T060000Z.xlsx"},
+		},
+		AttachmentName: "keyrotor-20261126T060000Z.xlsx",
+		AttachmentNote: "The report is too large to attach.",
+	}
+	empty := DigestMail{Digest: Digest{RunID: "20261126T060000Z-abcd", Mode: "audit"}}
+	return []DigestMail{full, empty}
+}
