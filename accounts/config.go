@@ -337,6 +337,9 @@ type ReportConfig struct {
 	Formats []string `yaml:"formats"`
 	// S3 is an optional s3://bucket/prefix the report files are copied to.
 	S3 string `yaml:"s3"`
+	// KMSKeyID encrypts the uploaded report objects with this KMS key
+	// (SSE-KMS); empty means S3-managed keys (SSE-S3, AES256).
+	KMSKeyID string `yaml:"kms_key_id"`
 }
 
 // S3Location splits S3 into bucket and key prefix. ok is false when no S3

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -64,11 +65,19 @@ func addJobFlags(cmd *cobra.Command, o *jobOptions) {
 	f.StringSliceVar(&o.formats, "format", nil, "report formats: json, xlsx, csv (default: report.formats from the config)")
 	f.BoolVar(&o.failOnFindings, "fail-on-findings", false, "exit 4 when any non-exempt key has a finding")
 	f.StringSliceVar(&o.accounts, "account", nil, "work only on these account IDs (repeatable)")
+	f.StringVar(&o.reportS3, "report-s3", "", "also upload the report files to s3://bucket/prefix (default: report.s3 from the config)")
 }
 
 // runCommand is the shared body of audit and rotate.
 func runCommand(cmd *cobra.Command, g *globalFlags, o jobOptions) error {
 	ctx := cmd.Context()
+	// A bad --format must stop the run before it calls AWS, not after an
+	// org-wide inventory whose report then cannot be written.
+	for _, f := range o.formats {
+		if !slices.Contains(accounts.ReportFormats, f) {
+			return usageError{fmt.Errorf("--format %q: want %s", f, strings.Join(accounts.ReportFormats, ", "))}
+		}
+	}
 	log, err := g.logger()
 	if err != nil {
 		return err

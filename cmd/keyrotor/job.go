@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/schollz/progressbar/v3"
@@ -43,6 +46,8 @@ type jobOptions struct {
 	runID string
 	// quiet suppresses the summary table (the demo prints its own).
 	quiet bool
+	// reportS3 overrides report.s3 (s3://bucket/prefix).
+	reportS3 string
 }
 
 // jobResult is what a run produced.
@@ -211,15 +216,46 @@ func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *account
 	if werr != nil {
 		return jobResult{report: rep, files: files, code: ExitFailed}, fmt.Errorf("write report: %w", werr)
 	}
+	var s3URIs []string
+	var uerr error
+	if dest := cmp.Or(o.reportS3, conf.Report.S3); dest != "" {
+		s3URIs, uerr = uploadReport(context.WithoutCancel(ctx), awsCfg, dest, conf.Report.KMSKeyID, files)
+		if uerr != nil {
+			log.Error("report upload failed; the local files are written", "err", uerr, "files", strings.Join(files, ","))
+		} else {
+			fmt.Fprintf(g.stderr, "Uploaded: %s\n", strings.Join(s3URIs, " "))
+		}
+	}
 	if ses != nil && conf.Notifications.Digest {
 		// The digest is mailed even after Ctrl-C: it says what happened.
-		if d, err := sendDigest(context.WithoutCancel(ctx), ses, conf, rep, files, nil); err != nil {
+		if d, err := sendDigest(context.WithoutCancel(ctx), ses, conf, rep, files, s3URIs); err != nil {
 			log.Error("digest to the security team failed", "err", err)
 		} else {
 			log.Info("digest sent", "to", strings.Join(d.To, ","))
 		}
 	}
+	if uerr != nil {
+		return jobResult{report: rep, files: files, code: ExitFailed}, uerr
+	}
 	return jobResult{report: rep, files: files, code: exitCode(rep, o.failOnFindings)}, nil
+}
+
+// uploadReport copies the report files to s3://bucket/prefix with
+// server-side encryption.
+func uploadReport(ctx context.Context, awsCfg aws.Config, dest, kmsKeyID string, files []string) ([]string, error) {
+	bucket, prefix, ok := (accounts.ReportConfig{S3: dest}).S3Location()
+	if !ok {
+		return nil, usageError{fmt.Errorf("report S3 destination %q: want s3://bucket/prefix", dest)}
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		// Custom endpoints (LocalStack, moto, awssim) serve buckets by path.
+		o.UsePathStyle = awsCfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	})
+	uris, err := report.UploadFiles(ctx, client, bucket, prefix, files, kmsKeyID)
+	if err != nil {
+		return uris, fmt.Errorf("upload report to %s: %w", dest, err)
+	}
+	return uris, nil
 }
 
 // writeSummary tells how the run went: a table for people, or, with
