@@ -533,7 +533,11 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 		return deactivate(fmt.Sprintf("old key is already %s; recording its deactivation (replacement %s is active)",
 			strings.ToLower(x.Status), newID))
 	}
-	used := x.LastUsed != nil && !x.LastUsed.Before(start)
+	// A use after the replacement was issued holds the old key, until the
+	// key has gone a whole DeactivateAfter without use: then the caller has
+	// evidently moved to the replacement, and a single late use must not
+	// hold the key forever.
+	used := x.LastUsed != nil && !x.LastUsed.Before(start) && p.now.Sub(*x.LastUsed) < p.pol.DeactivateAfter
 	if p.pol.HardDeadline > 0 {
 		if hard := start.Add(p.pol.HardDeadline); !p.now.Before(hard) {
 			r := fmt.Sprintf("hard deadline %s passed (%s %s + %s)", day(hard), what, day(start), days(p.pol.HardDeadline))
@@ -545,8 +549,8 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 	}
 	if used {
 		a := p.action(x.ID, ActionHold, fmt.Sprintf(
-			"old key still in use (%s); update the caller to %s (secret %s). keyrotor deactivates the old key on the first run after it stops being used",
-			lastUse(x), newID, p.secretName()))
+			"old key still in use (%s); update the caller to %s (secret %s). keyrotor deactivates the old key once it has gone %s without use (on %s if it is not used again)",
+			lastUse(x), newID, p.secretName(), days(p.pol.DeactivateAfter), day(x.LastUsed.Add(p.pol.DeactivateAfter))))
 		if p.pol.HardDeadline > 0 {
 			hard := start.Add(p.pol.HardDeadline)
 			a.Reason += fmt.Sprintf(", and at the latest on %s (hard deadline)", day(hard))
@@ -566,6 +570,9 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 	since := "never used"
 	if x.LastUsed != nil {
 		since = "last used " + day(*x.LastUsed)
+	}
+	if x.LastUsed != nil && !x.LastUsed.Before(start) {
+		return deactivate(fmt.Sprintf("replacement %s %s %s is active and the old key has gone %s without use (%s)", newID, what, day(start), days(p.pol.DeactivateAfter), since))
 	}
 	return deactivate(fmt.Sprintf("replacement %s %s %s is active and the old key has not been used since (%s)", newID, what, day(start), since))
 }

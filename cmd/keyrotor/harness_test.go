@@ -78,6 +78,7 @@ func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(h.dir, "no-aws-credentials"),
 		"AWS_PROFILE":                 "",
 		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CA_BUNDLE":               "",
 	} {
 		t.Setenv(k, v)
 	}
