@@ -476,9 +476,12 @@ func (r *userRun) notify(ctx context.Context, a Action, post State, secretARN st
 	case EventIssued:
 		n.DeactivateOn = post.Since().Add(e.Policy.DeactivateAfter)
 	case EventReminder:
-		// Deactivation waits for the old key to go unused; only a hard
-		// deadline gives it a date, and the planner put that in Due.
-		n.DeactivateOn = a.Due
+		// The old key is deactivated once it has gone a grace period
+		// without use; a hard deadline, if any, is in the planner's Due.
+		if k, ok := u.Key(a.KeyID); ok && k.LastUsed != nil {
+			n.DeactivateOn = k.LastUsed.Add(e.Policy.DeactivateAfter)
+		}
+		n.HardDeadline = a.Due
 	case EventDeactivated:
 		n.DeleteOn = post.Deactivated.Add(e.Policy.DeleteAfter)
 	}

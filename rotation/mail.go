@@ -557,7 +557,7 @@ func (n *SESNotifier) sampleNoticeMails(e Event) []NoticeMail {
 		OldKeyID: "AKIAOLDSAMPLE0000001", NewKeyID: "AKIANEWSAMPLE0000002",
 		SecretName:   "keyrotor/123456789012/alice",
 		SecretARN:    "arn:aws:secretsmanager:us-east-1:123456789012:secret:keyrotor/123456789012/alice-AbCdEf",
-		SecretRegion: "us-east-1", DeactivateOn: at.Add(7 * 24 * time.Hour), DeleteOn: at.Add(14 * 24 * time.Hour),
+		SecretRegion: "us-east-1", DeactivateOn: at.Add(7 * 24 * time.Hour), HardDeadline: at.Add(30 * 24 * time.Hour), DeleteOn: at.Add(14 * 24 * time.Hour),
 		LastUsed: &used, LastUsedService: "s3", LastUsedRegion: "eu-west-1", Time: at,
 	}
 	minimal := Notice{

@@ -22,8 +22,12 @@ type Notice struct {
 	SecretName   string
 	SecretARN    string
 	SecretRegion string
-	// DeactivateOn is when the old key will be deactivated (issued, reminder).
+	// DeactivateOn is when the old key will be deactivated: for issued, if
+	// unused by then; for a reminder, if not used again before it.
 	DeactivateOn time.Time
+	// HardDeadline, on a reminder, is when the old key is deactivated even
+	// if still in use (zero when policy.hard_deadline is off).
+	HardDeadline time.Time
 	// DeleteOn is when the old key will be deleted (deactivated).
 	DeleteOn time.Time
 	// LastUsed describes the old key's latest use (reminder).

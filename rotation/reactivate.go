@@ -45,14 +45,15 @@ func Reactivate(ctx context.Context, api ReactivateAPI, user, keyID string, now 
 		}
 	}
 	if !found {
-		return State{}, fmt.Errorf("key %s of user %s has no keyrotor state: %w", keyID, user, ErrNotDeactivated)
+		return State{}, fmt.Errorf("key %s of user %s was %w: it has no keyrotor state tag, and reactivate only rolls back keyrotor's own deactivations (to turn it on anyway: aws iam update-access-key --user-name %s --access-key-id %s --status Active)",
+			keyID, user, ErrNotDeactivated, user, keyID)
 	}
 	st, err := ParseState(value)
 	if err != nil {
 		return State{}, fmt.Errorf("key %s of user %s: %w", keyID, user, err)
 	}
 	if st.Phase != PhaseDeactivated {
-		return State{}, fmt.Errorf("key %s of user %s is in phase %q: %w", keyID, user, st.Phase, ErrNotDeactivated)
+		return State{}, fmt.Errorf("key %s of user %s was %w: its rotation is in phase %q, so there is nothing to roll back", keyID, user, ErrNotDeactivated, st.Phase)
 	}
 	next := st.WithReactivated(now)
 	enc, err := next.Encode()

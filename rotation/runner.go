@@ -39,6 +39,12 @@ type AccountAPI struct {
 		SecretReader
 		SecretsAPI
 	}
+	// Permissions, when set, lets an apply run check with
+	// iam:SimulatePrincipalPolicy that RoleARN may rotate before it calls
+	// anything else in the account.
+	Permissions SimulateAPI
+	// RoleARN is the role the clients act as.
+	RoleARN string
 }
 
 // AccountTarget is one account to work on, with its settings resolved.
@@ -182,6 +188,11 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	api, err := r.Connect(ctx, t)
 	if err != nil {
 		return fail(err)
+	}
+	if r.Mode == ModeApply {
+		if err := r.checkApplyPermissions(ctx, api, t); err != nil {
+			return fail(err)
+		}
 	}
 	now := r.Now().UTC()
 	inv, _, err := Collect(ctx, api.IAM, api.Secrets, InventoryOptions{

@@ -17,7 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-func nowUTC() time.Time { return time.Now().UTC() }
+// nowUTC is the CLI's clock in UTC: the simulator's in tests, so that a
+// reactivation is stamped on the timeline the rotate runs see.
+func nowUTC() time.Time { return clock().UTC() }
 
 func newReactivateCmd(g *globalFlags) *cobra.Command {
 	var account, user, key string
