@@ -3,8 +3,10 @@ GO                 ?= go
 STATICCHECK_VERSION := v0.8.2
 OUT                ?= demo-out
 BIN                := bin
+IMAGE              ?= keyrotor
+VERSION            ?= $(shell git describe --tags --always 2>/dev/null || echo dev)
 
-.PHONY: help build test lint vet fmt-check staticcheck test-go demo bench awssim clean
+.PHONY: help build test lint vet fmt-check staticcheck gen-check test-go demo bench awssim image clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -16,9 +18,10 @@ build: ## build bin/keyrotor and bin/awssim
 test: lint test-go ## vet, staticcheck, gofmt check, then go test -race ./...
 
 test-go:
+	@[ -d test/seslocal/node_modules ] || echo "note: test/seslocal/node_modules is missing, so the aws-ses-v2-local mail test skips (install it: npm ci --prefix test/seslocal)"
 	$(GO) test -race -count=1 ./...
 
-lint: fmt-check vet staticcheck ## static checks only
+lint: fmt-check vet staticcheck gen-check ## static checks only
 
 vet:
 	$(GO) vet ./...
@@ -30,6 +33,9 @@ fmt-check:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+gen-check: ## fail when deploy/cloudformation differs from what deploy/iam and the skeletons generate
+	$(GO) run ./deploy/gen -check
+
 demo: ## run the full demo on the built-in simulated organization
 	$(GO) run ./cmd/keyrotor demo --out $(OUT)
 
@@ -38,6 +44,9 @@ bench: ## benchmarks: simulator cost, audit at org scale, report writers
 
 awssim: ## serve the demo organization on 127.0.0.1:4566
 	$(GO) run ./cmd/awssim --demo
+
+image: ## build the container image $(IMAGE):$(VERSION) with docker (not built in CI here)
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
 
 clean:
 	rm -rf $(BIN) $(OUT) reports

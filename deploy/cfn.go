@@ -39,6 +39,8 @@ var cfnTemplates = []cfnTemplate{
 		name: "member-role.yaml",
 		whole: map[string]string{
 			"arn:aws:iam::CENTRAL_ACCOUNT_ID:role/keyrotor-runner": "${CentralRunnerRoleArn}",
+			// The role may simulate only its own policies.
+			"arn:aws:iam::*:role/KeyrotorRotationRole": "arn:${AWS::Partition}:iam::*:role/${RoleName}",
 		},
 		tokens: map[string]string{
 			"EXTERNAL_ID": "${ExternalId}",

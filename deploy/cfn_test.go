@@ -430,6 +430,7 @@ func TestEmbeddedPoliciesMatchDeployIAM(t *testing.T) {
 		"CentralRunnerRoleArn": "arn:aws:iam::CENTRAL_ACCOUNT_ID:role/keyrotor-runner",
 		"ExternalId":           "EXTERNAL_ID",
 		"OrganizationId":       "ORG_ID",
+		"RoleName":             "KeyrotorRotationRole",
 	})
 	centralEnv := with(map[string]string{
 		"AWS::AccountId": "CENTRAL_ACCOUNT_ID",

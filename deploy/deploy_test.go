@@ -128,10 +128,10 @@ func TestMemberRotationPolicyIsWhatRotateCalls(t *testing.T) {
 	want := []string{
 		"iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:GenerateCredentialReport",
 		"iam:GetAccessKeyLastUsed", "iam:GetCredentialReport", "iam:GetGroup",
-		"iam:ListAccessKeys", "iam:ListUserTags", "iam:ListUsers", "iam:TagUser",
+		"iam:ListAccessKeys", "iam:ListUserTags", "iam:ListUsers", "iam:SimulatePrincipalPolicy", "iam:TagUser",
 		"iam:UntagUser", "iam:UpdateAccessKey",
 		"kms:Decrypt", "kms:GenerateDataKey",
-		"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+		"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
 		"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue", "secretsmanager:TagResource",
 	}
 	if got := mustPolicy(t, MemberRotationPolicy).Actions(); !slices.Equal(got, want) {
@@ -389,7 +389,7 @@ func methods[T any]() []string {
 // code calls AWS through: a method added there without its permission
 // here fails, before a deployment finds out with AccessDenied.
 func TestPoliciesCoverTheCode(t *testing.T) {
-	iamCalls := append(methods[rotation.IAMReader](), methods[rotation.IAMWriter]()...)
+	iamCalls := slices.Concat(methods[rotation.IAMReader](), methods[rotation.IAMWriter](), methods[rotation.SimulateAPI]())
 	readonlySecrets := methods[rotation.SecretReader]()
 	rotateSecrets := append(methods[rotation.SecretsAPI](), readonlySecrets...)
 	prefixed := func(svc string, ops []string) []string {
@@ -404,7 +404,8 @@ func TestPoliciesCoverTheCode(t *testing.T) {
 		need   []string
 	}{
 		{MemberRotationPolicy, append(prefixed("iam", iamCalls), prefixed("secretsmanager", rotateSecrets)...)},
-		{MemberReadOnlyPolicy, append(prefixed("iam", methods[rotation.IAMReader]()), prefixed("secretsmanager", readonlySecrets)...)},
+		{MemberReadOnlyPolicy, slices.Concat(prefixed("iam", methods[rotation.IAMReader]()), prefixed("iam", methods[rotation.SimulateAPI]()),
+			prefixed("secretsmanager", readonlySecrets))},
 		{CentralRunnerPolicy, slices.Concat(
 			prefixed("organizations", methods[accounts.OrganizationsAPI]()),
 			prefixed("ses", methods[rotation.SESAPI]()),

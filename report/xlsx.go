@@ -225,7 +225,6 @@ func (x *xlsxWriter) build() error {
 			return fmt.Errorf("write sheet %s: %w", s.sheet, err)
 		}
 	}
-	x.f.SetActiveSheet(0)
 	return nil
 }
 

@@ -206,6 +206,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 		},
 		Concurrency: max(1, r.PerAccount),
 		ReportWait:  r.ReportWait,
+		Logger:      log,
 		FreshLastUsed: func(u User, k Key) bool {
 			return NeedsFreshLastUsed(u, k, t.Policy, now)
 		},

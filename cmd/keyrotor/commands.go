@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -78,19 +77,11 @@ func runCommand(cmd *cobra.Command, g *globalFlags, o jobOptions) error {
 			return usageError{fmt.Errorf("--format %q: want %s", f, strings.Join(accounts.ReportFormats, ", "))}
 		}
 	}
-	log, err := g.logger()
+	ss, err := g.setup(ctx)
 	if err != nil {
 		return err
 	}
-	conf, err := loadConfig(g.config, log)
-	if err != nil {
-		return err
-	}
-	awsCfg, err := loadAWS(ctx, g, conf)
-	if err != nil {
-		return errCode(ExitFailed, err)
-	}
-	res, err := runJob(ctx, g, log, conf, awsCfg, o)
+	res, err := runJob(ctx, g, ss.log, ss.conf, ss.aws, o)
 	if err != nil {
 		return errCode(ExitFailed, err)
 	}
@@ -101,41 +92,13 @@ func newAccountsCmd(g *globalFlags) *cobra.Command {
 	var only []string
 	cmd := &cobra.Command{
 		Use:   "accounts",
-		Short: "List the target accounts and check that the rotation role can be assumed in each",
-		Args:  cobra.NoArgs,
+		Short: "List the target accounts and check that each is ready for an audit",
+		Long: `accounts lists the target accounts and, for each, assumes the rotation role and
+checks what an audit needs (the same checks as 'preflight --mode audit'). Use
+'preflight' before enabling rotate --apply.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			conf, err := loadConfig(g.config, log)
-			if err != nil {
-				return err
-			}
-			awsCfg, err := loadAWS(ctx, g, conf)
-			if err != nil {
-				return errCode(ExitFailed, err)
-			}
-			tg, skipped, err := targets(ctx, awsCfg, conf, only)
-			if err != nil {
-				return errCode(ExitFailed, err)
-			}
-			rows := preflight(ctx, awsCfg, conf, tg, skipped, newRunID(nowUTC()))
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ACCOUNT\tNAME\tOU\tRESULT")
-			failed := 0
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.id, r.name, r.ou, r.result)
-				if r.failed {
-					failed++
-				}
-			}
-			_ = tw.Flush()
-			if failed > 0 {
-				return exitError{code: ExitPartial, err: fmt.Errorf("%d of %d accounts are not ready", failed, len(tg))}
-			}
-			return nil
+			return checkReadiness(cmd.Context(), g, rotation.ModeAudit, only)
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "account", nil, "check only these account IDs (repeatable)")

@@ -57,6 +57,31 @@ type jobResult struct {
 	code   int
 }
 
+// session is what every command that talks to AWS starts from.
+type session struct {
+	log  *slog.Logger
+	conf *accounts.Config
+	aws  aws.Config
+}
+
+// setup builds the logger, reads accounts.yaml and loads the central
+// account's AWS configuration, mapping each failure to its exit code.
+func (g *globalFlags) setup(ctx context.Context) (session, error) {
+	log, err := g.logger()
+	if err != nil {
+		return session{}, err
+	}
+	conf, err := loadConfig(g.config, log)
+	if err != nil {
+		return session{}, err
+	}
+	awsCfg, err := loadAWS(ctx, g, conf)
+	if err != nil {
+		return session{}, errCode(ExitFailed, err)
+	}
+	return session{log: log, conf: conf, aws: awsCfg}, nil
+}
+
 // loadConfig reads accounts.yaml, turning every problem into a usage error.
 func loadConfig(path string, log *slog.Logger) (*accounts.Config, error) {
 	conf, err := accounts.Load(path)
@@ -159,15 +184,19 @@ func targets(ctx context.Context, awsCfg aws.Config, conf *accounts.Config, only
 func connector(awsCfg aws.Config, conf *accounts.Config, runID string) func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error) {
 	assumer := &accounts.Assumer{STS: sts.NewFromConfig(awsCfg), Base: awsCfg, RunID: runID}
 	return func(ctx context.Context, t rotation.AccountTarget) (rotation.AccountAPI, error) {
-		mcfg, err := assumer.ConfigFor(ctx, t.ID, conf.RoleFor(t.ID))
+		role := conf.RoleFor(t.ID)
+		mcfg, err := assumer.ConfigFor(ctx, t.ID, role)
 		if err != nil {
 			return rotation.AccountAPI{}, err
 		}
+		client := iam.NewFromConfig(mcfg)
 		return rotation.AccountAPI{
-			IAM: iam.NewFromConfig(mcfg),
+			IAM: client,
 			Secrets: secretsmanager.NewFromConfig(mcfg, func(o *secretsmanager.Options) {
 				o.Region = conf.Secrets.Region
 			}),
+			Permissions: client,
+			RoleARN:     role.ARN(t.ID),
 		}, nil
 	}
 }

@@ -16,9 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes, documented in the package comment and the README.
@@ -73,14 +76,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "keyrotor:", ee.err)
+			printError(cmd, stderr, ee.err, ee.code)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "keyrotor:", err)
+	code := ExitFailed
 	var ue usageError
 	if errors.As(err, &ue) || isFlagError(err) {
-		return ExitUsage
+		code = ExitUsage
 	}
-	return ExitFailed
+	printError(cmd, stderr, err, code)
+	return code
+}
+
+// printError writes the error that ends the run: one JSON log record when
+// --log-format json asked for machine-readable stderr, else one line.
+func printError(root *cobra.Command, stderr io.Writer, err error, code int) {
+	if f := root.PersistentFlags().Lookup("log-format"); f != nil && f.Value.String() == "json" {
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error("keyrotor failed", "err", err.Error(), "exit_code", code)
+		return
+	}
+	fmt.Fprintln(stderr, "keyrotor:", err)
 }

@@ -5,10 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"keyrotor/report"
 )
 
 // globalFlags are the flags every command shares.
@@ -45,6 +48,7 @@ changes nothing without --apply.`,
 		newAuditCmd(g),
 		newRotateCmd(g),
 		newAccountsCmd(g),
+		newPreflightCmd(g),
 		newDemoCmd(g),
 		newReactivateCmd(g),
 		newReportCmd(g),
@@ -68,7 +72,12 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch g.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+		// Text logs are read on terminals and pasted into tickets: access
+		// key IDs are masked to their last four characters there. JSON logs
+		// go to log stores, where the full ID is what an analyst searches.
+		textOpts := *opts
+		textOpts.ReplaceAttr = maskKeyIDs
+		return slog.New(slog.NewTextHandler(g.stderr, &textOpts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
 	}
@@ -79,4 +88,23 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 func (g *globalFlags) stderrIsTerminal() bool {
 	f, ok := g.stderr.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// keyIDPattern matches IAM access key IDs (AKIA long-term, ASIA temporary).
+var keyIDPattern = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{12,124}\b`)
+
+// maskKeyIDs is a slog ReplaceAttr that masks access key IDs in string
+// values, including those inside error messages.
+func maskKeyIDs(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if v := a.Value.String(); keyIDPattern.MatchString(v) {
+			return slog.String(a.Key, keyIDPattern.ReplaceAllStringFunc(v, report.MaskKeyID))
+		}
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok && keyIDPattern.MatchString(err.Error()) {
+			return slog.String(a.Key, keyIDPattern.ReplaceAllStringFunc(err.Error(), report.MaskKeyID))
+		}
+	}
+	return a
 }
