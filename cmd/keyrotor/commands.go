@@ -64,6 +64,7 @@ func addJobFlags(cmd *cobra.Command, o *jobOptions) {
 	f.StringSliceVar(&o.formats, "format", nil, "report formats: json, xlsx, csv (default: report.formats from the config)")
 	f.BoolVar(&o.failOnFindings, "fail-on-findings", false, "exit 4 when any non-exempt key has a finding")
 	f.StringSliceVar(&o.accounts, "account", nil, "work only on these account IDs (repeatable)")
+	f.StringVar(&o.shard, "shard", "", "work only on shard i/n of the accounts (stable hash of the account ID); join the shards' JSON with 'report merge'")
 	f.StringVar(&o.reportS3, "report-s3", "", "also upload the report files to s3://bucket/prefix (default: report.s3 from the config)")
 }
 

@@ -48,6 +48,8 @@ type jobOptions struct {
 	quiet bool
 	// reportS3 overrides report.s3 (s3://bucket/prefix).
 	reportS3 string
+	// shard is "i/n": work only on the accounts of shard i of n.
+	shard string
 }
 
 // jobResult is what a run produced.
@@ -215,10 +217,16 @@ func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *account
 	if len(o.formats) == 0 {
 		o.formats = conf.Report.Formats
 	}
+	shard, err := accounts.ParseShard(o.shard)
+	if err != nil {
+		return jobResult{}, usageError{fmt.Errorf("--shard: %w", err)}
+	}
 	tg, skipped, err := targets(ctx, awsCfg, conf, o.accounts)
 	if err != nil {
 		return jobResult{}, err
 	}
+	tg = slices.DeleteFunc(tg, func(t rotation.AccountTarget) bool { return !shard.Has(t.ID) })
+	skipped = slices.DeleteFunc(skipped, func(s accounts.Skipped) bool { return !shard.Has(s.ID) })
 	log.Info("run starting", "run", o.runID, "mode", o.mode, "targets", len(tg), "skipped", len(skipped))
 
 	ses, err := newNotifier(awsCfg, conf, o.notify && o.mode == rotation.ModeApply, log)
