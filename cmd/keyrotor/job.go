@@ -84,7 +84,8 @@ func (g *globalFlags) setup(ctx context.Context) (session, error) {
 	return session{log: log, conf: conf, aws: awsCfg}, nil
 }
 
-// loadConfig reads accounts.yaml, turning every problem into a usage error.
+// loadConfig reads accounts.yaml, turning every problem into a usage error,
+// then applies the environment overrides.
 func loadConfig(path string, log *slog.Logger) (*accounts.Config, error) {
 	conf, err := accounts.Load(path)
 	if err != nil {
@@ -93,7 +94,52 @@ func loadConfig(path string, log *slog.Logger) (*accounts.Config, error) {
 	for _, w := range conf.Warnings {
 		log.Warn("configuration", "warning", w.Error())
 	}
+	if err := applyEnvOverrides(conf, os.Getenv, log); err != nil {
+		return nil, usageError{err}
+	}
 	return conf, nil
+}
+
+// envOverrides are the settings a deployment may give as environment
+// variables (the central-runner CloudFormation template passes its
+// parameters this way) instead of baking them into the image's
+// accounts.yaml. Each one that is set replaces the file's value, and the
+// log says so: nothing is overridden silently.
+var envOverrides = []struct {
+	name, field string
+	apply       func(c *accounts.Config, v string) error
+}{
+	{"KEYROTOR_ROLE_NAME", "role.name", func(c *accounts.Config, v string) error { c.Role.Name = v; return nil }},
+	{"KEYROTOR_EXTERNAL_ID", "role.external_id", func(c *accounts.Config, v string) error { c.Role.ExternalID = v; return nil }},
+	{"KEYROTOR_REPORT_S3", "report.s3", func(c *accounts.Config, v string) error {
+		if _, _, ok := (accounts.ReportConfig{S3: v}).S3Location(); !ok {
+			return fmt.Errorf("want s3://bucket/prefix, got %q", v)
+		}
+		c.Report.S3 = v
+		return nil
+	}},
+	{"KEYROTOR_SENDER", "notifications.sender", func(c *accounts.Config, v string) error {
+		addr, err := rotation.ValidAddress(v)
+		if err != nil {
+			return err
+		}
+		c.Notifications.Sender = addr
+		return nil
+	}},
+}
+
+func applyEnvOverrides(conf *accounts.Config, getenv func(string) string, log *slog.Logger) error {
+	for _, o := range envOverrides {
+		v := getenv(o.name)
+		if v == "" {
+			continue
+		}
+		if err := o.apply(conf, v); err != nil {
+			return fmt.Errorf("environment %s (overrides %s): %w", o.name, o.field, err)
+		}
+		log.Info("configuration overridden from the environment", "variable", o.name, "field", o.field)
+	}
+	return nil
 }
 
 // loadAWS builds the central account's AWS configuration the SDK's usual
