@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"golang.org/x/sync/errgroup"
@@ -27,6 +29,8 @@ type IAMWriter interface {
 	TagUser(ctx context.Context, in *iam.TagUserInput, optFns ...func(*iam.Options)) (*iam.TagUserOutput, error)
 	UntagUser(ctx context.Context, in *iam.UntagUserInput, optFns ...func(*iam.Options)) (*iam.UntagUserOutput, error)
 	ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error)
+	// ListAccessKeys re-reads a key's status right before it is deleted.
+	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
 }
 
 // Outcome results, as the report spells them.
@@ -282,6 +286,10 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 	case e.Secrets.UserReadPolicy && u.ARN == "":
 		return failed(o, fmt.Errorf("%s: the user's ARN is unknown, so its secret's read policy cannot name it", what))
 	}
+	// The intent's time starts the lease and the orphan window, so it is
+	// the time it is written, not when the plan was made: in a large or
+	// throttled account the two can be far apart.
+	intent.At = stamp(e.now())
 	intentValue, err := r.encode(a.KeyID, intent)
 	if err != nil {
 		return failed(o, fmt.Errorf("%s: %w", what, err))
@@ -315,11 +323,19 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 			ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present)))
 	}
 
-	created, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u.Name)})
+	// CreateAccessKey is not idempotent: a retry after a dropped
+	// connection would create a second key, and the LimitExceeded that
+	// follows would look like another run's doing. So only throttling,
+	// which AWS rejected before acting, is retried here.
+	created, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u.Name)},
+		func(o *iam.Options) { o.Retryer = throttleOnlyRetryer() })
 	var limit *types.LimitExceededException
 	if errors.As(err, &limit) {
-		// The plan counted a free slot; someone took it since. The intent
-		// stays: the next run adopts the other run's key or cleans it up.
+		// The plan counted a free slot; someone took it since: another run
+		// (CreateAccessKey is never retried after a dropped connection, so
+		// it is not this run's own key). The intent stays: taking it back
+		// could race with the winning run's "issued" write and erase it.
+		// The next run adopts the winner's key through the secret.
 		return skipped(o, fmt.Errorf("%w: CreateAccessKey for %s hit the two-key limit; the old key %s is untouched",
 			ErrConcurrentChange, u.Name, a.KeyID))
 	}
@@ -421,6 +437,26 @@ func (r *userRun) delete(ctx context.Context, a Action) Outcome {
 	what := fmt.Sprintf("delete %s of %s", a.KeyID, u.Name)
 	if k, ok := u.Key(a.KeyID); ok && k.Active() {
 		return failed(o, fmt.Errorf("%s: refusing, the key is active", what))
+	}
+	// The inventory may be minutes old, and IAM deletes active keys too:
+	// someone may have reactivated the key since (keyrotor reactivate, or
+	// by hand). Look again right before deleting.
+	status, err := r.keyStatus(ctx, a.KeyID)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+	if status == StatusActive {
+		return skipped(o, fmt.Errorf("%w: %s of %s is Active again; not deleting it", ErrConcurrentChange, a.KeyID, u.Name))
+	}
+	if a.State.Phase != "" {
+		cur, present, err := r.readStateTag(ctx, a.KeyID)
+		if err != nil {
+			return failed(o, fmt.Errorf("%s: %w", what, err))
+		}
+		if !sameState(cur, present, a.State) {
+			return skipped(o, fmt.Errorf("%w: the state tag %s changed since the inventory (now %s); not deleting",
+				ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present)))
+		}
 	}
 	if err := r.deleteKey(ctx, a.KeyID); err != nil {
 		return failed(o, fmt.Errorf("%s: %w", what, err))
@@ -559,6 +595,34 @@ func (r *userRun) deleteKey(ctx context.Context, keyID string) error {
 		return nil
 	}
 	return err
+}
+
+// throttleOnlyRetryer retries throttled calls with backoff and nothing else.
+func throttleOnlyRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 10
+		o.MaxBackoff = 20 * time.Second
+		o.RateLimiter = ratelimit.None
+		throttle := retry.ThrottleErrorCode{Codes: retry.DefaultThrottleErrorCodes}
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(throttle.IsErrorThrottle)}
+	})
+}
+
+// keyStatus reads a key's current status ("" if the key is gone).
+func (r *userRun) keyStatus(ctx context.Context, keyID string) (string, error) {
+	p := iam.NewListAccessKeysPaginator(r.e.IAM, &iam.ListAccessKeysInput{UserName: aws.String(r.u.Name)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", fmt.Errorf("list access keys of user %s: %w", r.u.Name, err)
+		}
+		for _, k := range page.AccessKeyMetadata {
+			if aws.ToString(k.AccessKeyId) == keyID {
+				return string(k.Status), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // readStateTag reads the user's current state tag of keyID.

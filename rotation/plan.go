@@ -158,7 +158,14 @@ func NeedsFreshLastUsed(u User, k Key, pol accounts.Policy, now time.Time) bool 
 	if u.Exempt != "" || !k.Active() {
 		return false
 	}
-	st, err := ParseState(u.Tags[TagKey(k.ID)])
+	tag, tracked := u.Tags[TagKey(k.ID)]
+	if !tracked {
+		// A key without state next to an issuing intent may be that
+		// intent's orphan; whether it was ever used decides between
+		// deleting it and holding, and must not rest on a stale report.
+		return u.HasIntent()
+	}
+	st, err := ParseState(tag)
 	if err != nil {
 		return false
 	}
@@ -310,7 +317,7 @@ func (p *userPlanner) planVanished() {
 			}
 			var orphans []Key
 			for _, k := range p.keys {
-				if p.isOrphan(k, st) && k.LastUsed == nil && len(p.decided[k.ID]) == 0 {
+				if p.isOrphan(k, st) && k.LastUsed == nil && k.LastUsedFresh && len(p.decided[k.ID]) == 0 {
 					orphans = append(orphans, k)
 				}
 			}
@@ -383,6 +390,10 @@ func (p *userPlanner) recoverIntent(x Key, st State) {
 			"key %s was created %s, after the rotation intent of %s, but is not the key in secret %s and has been used (last %s); keyrotor cannot tell who holds it. If it is not a key someone created on purpose, delete it: aws iam delete-access-key --user-name %s --access-key-id %s; otherwise remove the intent: aws iam untag-user --user-name %s --tag-keys %s",
 			k.ID, day(k.Created), day(st.At), p.secretName(), day(*k.LastUsed),
 			p.u.Name, k.ID, p.u.Name, TagKey(x.ID)))
+	case p.isOrphan(k, st) && !k.LastUsedFresh:
+		p.hold(x.ID, fmt.Sprintf(
+			"key %s looks like an orphan of the interrupted rotation (intent %s) but its last use could not be confirmed with GetAccessKeyLastUsed in this run; not deleting it on credential-report data",
+			k.ID, day(st.At)))
 	case p.isOrphan(k, st):
 		p.set(k.ID, p.cleanup(k, x.ID, st))
 		p.redo(x, st)
@@ -593,6 +604,19 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 		if !st.Notified.Has(EventDeactivated) {
 			a.Notify = EventDeactivated
 		}
+		return a
+	}
+	otherActive := false
+	for _, k := range p.keys {
+		otherActive = otherActive || (k.ID != x.ID && k.Active())
+	}
+	if !otherActive {
+		// The replacement is gone or off: deleting the old key now would
+		// leave the user with no working key and nothing to reactivate.
+		a := p.action(x.ID, ActionHold, fmt.Sprintf(
+			"deletion was due %s, but the user has no active key (replacement %s is missing or not active); the deactivated key %s is kept so it can be reactivated (keyrotor reactivate --user %s --key %s). Restore the replacement or remove the rotation state: aws iam untag-user --user-name %s --tag-keys %s",
+			day(due), st.NewKeyID, x.ID, p.u.Name, x.ID, p.u.Name, TagKey(x.ID)))
+		a.NewKeyID = st.NewKeyID
 		return a
 	}
 	a := p.action(x.ID, ActionDelete, fmt.Sprintf(

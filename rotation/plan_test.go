@@ -912,3 +912,30 @@ func replay(u User, acts []Action, pol accounts.Policy) error {
 	}
 	return nil
 }
+
+// TestPlanReviewFindings pins decisions a safety review asked for.
+func TestPlanReviewFindings(t *testing.T) {
+	t.Run("orphan candidate without fresh last use: hold, never delete", func(t *testing.T) {
+		orphan := active(kK, time.Hour-time.Minute)
+		orphan.LastUsedFresh = false
+		u := User{Keys: []Key{active(kA, 120*day24), orphan}, Tags: tags(kA, intent(other, time.Hour))}
+		for _, a := range planUser(u, def) {
+			if a.Kind == ActionCleanup || a.Kind == ActionDelete {
+				t.Fatalf("planned %s of %s on credential-report data: %s", a.Kind, a.KeyID, a.Reason)
+			}
+		}
+	})
+	t.Run("deletion due but the user has no other active key: hold", func(t *testing.T) {
+		u := User{Keys: []Key{inactive(kA, 120*day24)}, Tags: tags(kA, deactivated(kK, 8*day24))}
+		got := planUser(u, def)
+		if len(got) != 1 || got[0].Kind != ActionHold || !strings.Contains(got[0].Reason, "no active key") {
+			t.Fatalf("actions = %+v, want one hold", got)
+		}
+	})
+	t.Run("intent user: stateless keys need fresh last use", func(t *testing.T) {
+		u := User{Keys: []Key{active(kA, 120*day24), active(kK, time.Hour)}, Tags: tags(kA, intent(other, time.Hour))}
+		if !NeedsFreshLastUsed(u, u.Keys[1], def, fixedNow) {
+			t.Error("a possible orphan's last use must be asked fresh")
+		}
+	})
+}

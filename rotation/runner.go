@@ -286,6 +286,9 @@ func (r *Runner) filter(actions []Action) (run []Action, skipped []Outcome) {
 			if a.Kind.Mutates() {
 				skipped = append(skipped, Outcome{Action: a, Result: "skipped", Err: errors.New("filtered out by --user")})
 			} else {
+				// Reported as planned, but a user outside --user gets no
+				// mail (and so no tag write) from this run.
+				a.Notify = ""
 				run = append(run, a)
 			}
 			continue

@@ -360,7 +360,9 @@ func writeSummary(g *globalFlags, log *slog.Logger, rep *report.Report, files []
 // exitCode maps a finished run to the documented exit codes.
 func exitCode(rep *report.Report, failOnFindings bool) int {
 	switch {
-	case rep.Summary.AccountsFailed > 0 || rep.Run.Interrupted:
+	case rep.Summary.AccountsFailed > 0 || rep.Run.Interrupted || rep.Summary.Results[report.ResultFailed] > 0:
+		// A failed step must reach the scheduler's alerting as surely as a
+		// failed account does.
 		return ExitPartial
 	case failOnFindings && findingsPresent(rep):
 		return ExitFindings

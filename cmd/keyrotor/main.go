@@ -7,7 +7,7 @@
 //	0  done
 //	1  failed (the run could not be carried out, or its report not written)
 //	2  bad usage or configuration
-//	3  done, but some accounts failed
+//	3  done, but some accounts or steps failed (or interrupted)
 //	4  done, findings present and --fail-on-findings given
 package main
 
