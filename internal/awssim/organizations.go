@@ -185,15 +185,7 @@ type orgAccountsPage struct {
 }
 
 func orgListAccounts(r *Request) (any, error) {
-	org, err := orgReader(r)
-	if err != nil {
-		return nil, err
-	}
-	var in orgListInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	size, err := orgPageSize(r, in.MaxResults)
+	org, in, _, size, err := orgListRequest(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -205,19 +197,7 @@ func orgListAccounts(r *Request) (any, error) {
 }
 
 func orgListAccountsForParent(r *Request) (any, error) {
-	org, err := orgReader(r)
-	if err != nil {
-		return nil, err
-	}
-	var in orgListInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	parent, err := orgParent(org, in.ParentID)
-	if err != nil {
-		return nil, err
-	}
-	size, err := orgPageSize(r, in.MaxResults)
+	org, in, parent, size, err := orgListRequest(r, true)
 	if err != nil {
 		return nil, err
 	}
@@ -230,15 +210,7 @@ func orgListAccountsForParent(r *Request) (any, error) {
 }
 
 func orgListRoots(r *Request) (any, error) {
-	org, err := orgReader(r)
-	if err != nil {
-		return nil, err
-	}
-	var in orgListInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	size, err := orgPageSize(r, in.MaxResults)
+	org, in, _, size, err := orgListRequest(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -257,19 +229,7 @@ func orgListRoots(r *Request) (any, error) {
 }
 
 func orgListOUsForParent(r *Request) (any, error) {
-	org, err := orgReader(r)
-	if err != nil {
-		return nil, err
-	}
-	var in orgListInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	parent, err := orgParent(org, in.ParentID)
-	if err != nil {
-		return nil, err
-	}
-	size, err := orgPageSize(r, in.MaxResults)
+	org, in, parent, size, err := orgListRequest(r, true)
 	if err != nil {
 		return nil, err
 	}
@@ -289,15 +249,7 @@ func orgListOUsForParent(r *Request) (any, error) {
 }
 
 func orgListChildren(r *Request) (any, error) {
-	org, err := orgReader(r)
-	if err != nil {
-		return nil, err
-	}
-	var in orgListInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	parent, err := orgParent(org, in.ParentID)
+	org, in, parent, size, err := orgListRequest(r, true)
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +266,6 @@ func orgListChildren(r *Request) (any, error) {
 	default:
 		return nil, orgInvalidInput("1 validation error detected: Value '%s' at 'childType' failed to satisfy constraint: Member must satisfy enum value set: [ACCOUNT, ORGANIZATIONAL_UNIT]", in.ChildType)
 	}
-	size, err := orgPageSize(r, in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
 	page, next, err := orgPage(children, func(c orgChild) string { return c.ID },
 		"ListChildren/"+in.ChildType+"/"+parent, in.NextToken, size)
 	if err != nil {
@@ -330,6 +278,27 @@ func orgListChildren(r *Request) (any, error) {
 		Children  []orgChild `json:"Children"`
 		NextToken *string    `json:"NextToken,omitempty"`
 	}{page, next}, nil
+}
+
+// orgListRequest is the common start of every list call: the caller may
+// read the organization, the input parses, the ParentId (when the call
+// takes one) names the root or an OU, and MaxResults is in range.
+func orgListRequest(r *Request, withParent bool) (org *Organization, in orgListInput, parent string, size int, err error) {
+	if org, err = orgReader(r); err != nil {
+		return nil, in, "", 0, err
+	}
+	if err = r.DecodeJSON(&in); err != nil {
+		return nil, in, "", 0, err
+	}
+	if withParent {
+		if parent, err = orgParent(org, in.ParentID); err != nil {
+			return nil, in, "", 0, err
+		}
+	}
+	if size, err = orgPageSize(r, in.MaxResults); err != nil {
+		return nil, in, "", 0, err
+	}
+	return org, in, parent, size, nil
 }
 
 // orgParent validates a ParentId: the root or an existing OU.
