@@ -77,7 +77,11 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 		// go to log stores, where the full ID is what an analyst searches.
 		textOpts := *opts
 		textOpts.ReplaceAttr = maskKeyIDs
-		return slog.New(slog.NewTextHandler(g.stderr, &textOpts)), nil
+		var w io.Writer = g.stderr
+		if g.stderrIsTerminal() {
+			w = clearLineWriter{w}
+		}
+		return slog.New(slog.NewTextHandler(w, &textOpts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
 	}
@@ -107,4 +111,16 @@ func maskKeyIDs(_ []string, a slog.Attr) slog.Attr {
 		}
 	}
 	return a
+}
+
+// clearLineWriter clears the terminal line before each log record, so a
+// record does not start in the middle of the progress bar; the bar redraws
+// itself below it on its next update.
+type clearLineWriter struct{ w io.Writer }
+
+func (c clearLineWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, "\r\x1b[K"); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
