@@ -152,6 +152,18 @@ func lookupSecret(r *Request, id string) (*Secret, error) {
 	return sec, nil
 }
 
+// secretRequest decodes a request on one existing secret and finds it
+// with find (lookupSecret, or liveSecret for calls that refuse a secret
+// scheduled for deletion).
+func secretRequest(r *Request, find func(*Request, string) (*Secret, error)) (smInput, *Secret, error) {
+	var in smInput
+	if err := r.DecodeJSON(&in); err != nil {
+		return in, nil, err
+	}
+	sec, err := find(r, in.SecretID)
+	return in, sec, err
+}
+
 // liveSecret is lookupSecret for operations AWS refuses on a secret that
 // is scheduled for deletion.
 func liveSecret(r *Request, id string) (*Secret, error) {
@@ -317,11 +329,7 @@ type smPutResult struct {
 }
 
 func smPutSecretValue(r *Request) (any, error) {
-	var in smInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	sec, err := liveSecret(r, in.SecretID)
+	in, sec, err := secretRequest(r, liveSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -357,11 +365,7 @@ func smPutSecretValue(r *Request) (any, error) {
 }
 
 func smGetSecretValue(r *Request) (any, error) {
-	var in smInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	sec, err := liveSecret(r, in.SecretID)
+	in, sec, err := secretRequest(r, liveSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -443,11 +447,7 @@ func describeSecret(sec *Secret) smDescription {
 }
 
 func smDescribeSecret(r *Request) (any, error) {
-	var in smInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	sec, err := lookupSecret(r, in.SecretID)
+	_, sec, err := secretRequest(r, lookupSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -608,11 +608,7 @@ func sortSecrets(ss []*Secret, by, order string) error {
 }
 
 func smTagResource(r *Request) (any, error) {
-	var in smInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	sec, err := liveSecret(r, in.SecretID)
+	in, sec, err := secretRequest(r, liveSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -626,11 +622,7 @@ func smTagResource(r *Request) (any, error) {
 }
 
 func smDeleteSecret(r *Request) (any, error) {
-	var in smInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	sec, err := lookupSecret(r, in.SecretID)
+	in, sec, err := secretRequest(r, lookupSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -860,11 +852,7 @@ func checkSecretPolicy(r *Request, sec *Secret, action string) error {
 }
 
 func smPutResourcePolicy(r *Request) (any, error) {
-	var in smInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	sec, err := liveSecret(r, in.SecretID)
+	in, sec, err := secretRequest(r, liveSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -890,11 +878,7 @@ func smPutResourcePolicy(r *Request) (any, error) {
 }
 
 func smGetResourcePolicy(r *Request) (any, error) {
-	var in smInput
-	if err := r.DecodeJSON(&in); err != nil {
-		return nil, err
-	}
-	sec, err := liveSecret(r, in.SecretID)
+	_, sec, err := secretRequest(r, liveSecret)
 	if err != nil {
 		return nil, err
 	}

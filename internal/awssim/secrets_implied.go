@@ -46,11 +46,7 @@ func init() {
 // key.
 func withSecretKMS(h opHandler, action string) opHandler {
 	return func(r *Request) (any, error) {
-		var in smInput
-		if err := r.DecodeJSON(&in); err != nil {
-			return nil, err
-		}
-		sec, err := lookupSecret(r, in.SecretID)
+		_, sec, err := secretRequest(r, lookupSecret)
 		if err != nil {
 			return nil, err
 		}
