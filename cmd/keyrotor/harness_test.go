@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
@@ -174,4 +182,31 @@ func setClock(now func() time.Time) (restore func()) {
 	prev := clock
 	clock = now
 	return func() { clock = prev }
+}
+
+// callerIdentity signs sts:GetCallerIdentity with keyID's credentials and
+// returns the caller's ARN, or the error code AWS answered with.
+func (h *harness) callerIdentity(keyID string) (arn, code string) {
+	h.t.Helper()
+	c, ok := h.sim.CredentialsFor(keyID)
+	if !ok {
+		h.t.Fatalf("the simulator has no credentials for %s", keyID)
+	}
+	cfg := aws.Config{
+		Region:       h.seeded.Region,
+		BaseEndpoint: aws.String(h.url),
+		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1; o.RateLimiter = ratelimit.None })
+		},
+	}
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		var ae smithy.APIError
+		if !errors.As(err, &ae) {
+			h.t.Fatalf("GetCallerIdentity with %s: %v", keyID, err)
+		}
+		return "", ae.ErrorCode()
+	}
+	return aws.ToString(out.Arn), ""
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/mail"
 	"os"
@@ -10,12 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
@@ -284,36 +277,12 @@ func mailOldKeys(t *testing.T, sim *awssim.Sim) map[string]string {
 	return out
 }
 
-// mailRow returns the report row of keyID.
-func mailRow(t *testing.T, rep *report.Report, keyID string) report.Key {
-	t.Helper()
-	for _, k := range rep.Keys {
-		if k.AccessKeyID == keyID {
-			return k
-		}
-	}
-	t.Fatalf("report has no row for %s", keyID)
-	return report.Key{}
-}
-
 // mailSignWith makes one signed call with an access key, so that the
 // simulator records its use.
 func mailSignWith(t *testing.T, h *harness, keyID string) {
 	t.Helper()
-	c, ok := h.sim.CredentialsFor(keyID)
-	if !ok {
-		t.Fatalf("the simulator has no credentials for %s", keyID)
-	}
-	cfg := aws.Config{
-		Region:       h.seeded.Region,
-		BaseEndpoint: aws.String(h.url),
-		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1; o.RateLimiter = ratelimit.None })
-		},
-	}
-	if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); err != nil {
-		t.Fatalf("sign with %s: %v", keyID, err)
+	if _, code := h.callerIdentity(keyID); code != "" {
+		t.Fatalf("sign with %s: %s", keyID, code)
 	}
 }
 
@@ -395,7 +364,7 @@ func TestMailLifecycle(t *testing.T) {
 	newKey := map[string]string{}
 	var want []wantMail
 	for _, u := range users {
-		row := mailRow(t, r.rep, old[u])
+		row := row(t, r.rep, old[u])
 		if row.Action != "issue" || row.Result != "done" || row.NewAccessKeyID == "" {
 			t.Fatalf("day 0 %s: action %q result %q new %q", u, row.Action, row.Result, row.NewAccessKeyID)
 		}
@@ -496,7 +465,7 @@ func TestMailLifecycle(t *testing.T) {
 	checkReported(t, "deletion day", r.rep, r.sent(), events)
 	checkDigest(t, "deletion day", r)
 	for _, u := range users[1:] {
-		if row := mailRow(t, r.rep, old[u]); row.Action != "delete" || row.Result != "done" {
+		if row := row(t, r.rep, old[u]); row.Action != "delete" || row.Result != "done" {
 			t.Errorf("deletion day %s: action %q result %q", u, row.Action, row.Result)
 		}
 	}
@@ -554,7 +523,7 @@ func TestMailAddressTemplate(t *testing.T) {
 		want = append(want, wantMail{
 			to:      to,
 			subject: "[keyrotor] New access key issued for " + u + " in prod (" + mailProd + ")",
-			both:    []string{old[u], mailRow(t, r.rep, old[u]).NewAccessKeyID},
+			both:    []string{old[u], row(t, r.rep, old[u]).NewAccessKeyID},
 		})
 	}
 	checkNotices(t, "address template", r.notices, want)
@@ -616,7 +585,7 @@ func TestMailNoRecipient(t *testing.T) {
 			t.Errorf("%s: the log does not say ken's notice had no recipient:\n%s", label, r.res.stderr)
 		}
 		// The rotation itself went through.
-		row := mailRow(t, r.rep, old["ken"])
+		row := row(t, r.rep, old["ken"])
 		if row.NewAccessKeyID == "" || (run == 1 && (row.Action != "issue" || row.Result != "done")) {
 			t.Errorf("%s: ken's key: action %q result %q new %q", label, row.Action, row.Result, row.NewAccessKeyID)
 		}
@@ -665,7 +634,7 @@ func TestMailNotifyOff(t *testing.T) {
 		t.Errorf("--notify=false: report notifications_enabled %v, notifications %+v", r.rep.Run.Notify, r.rep.Notifications)
 	}
 	for _, u := range []string{"alice", "bob"} {
-		if row := mailRow(t, r.rep, old[u]); row.Action != "issue" || row.Result != "done" {
+		if row := row(t, r.rep, old[u]); row.Action != "issue" || row.Result != "done" {
 			t.Errorf("--notify=false %s: action %q result %q", u, row.Action, row.Result)
 		}
 		if st := mailState(t, h.sim, mailProd, u, old[u]); st.Notified.Has(rotation.EventIssued) {
@@ -679,7 +648,7 @@ func TestMailNotifyOff(t *testing.T) {
 		want = append(want, wantMail{
 			to:      u + "@example.com",
 			subject: "[keyrotor] New access key issued for " + u + " in prod (" + mailProd + ")",
-			both:    []string{old[u], mailRow(t, r.rep, old[u]).NewAccessKeyID},
+			both:    []string{old[u], row(t, r.rep, old[u]).NewAccessKeyID},
 		})
 	}
 	checkNotices(t, "mail on", r.notices, want)
@@ -729,7 +698,7 @@ func TestMailUnverifiedSender(t *testing.T) {
 		t.Errorf("the log does not say the sender is unverified and the digest failed:\n%s", r.res.stderr)
 	}
 	for _, u := range users {
-		row := mailRow(t, r.rep, old[u])
+		row := row(t, r.rep, old[u])
 		if row.Action != "issue" || row.Result != "done" || row.NewAccessKeyID == "" {
 			t.Errorf("%s: action %q result %q new %q; the rotation must complete without mail", u, row.Action, row.Result, row.NewAccessKeyID)
 		}
@@ -748,7 +717,7 @@ func TestMailUnverifiedSender(t *testing.T) {
 		want = append(want, wantMail{
 			to:      u + "@example.com",
 			subject: "[keyrotor] New access key issued for " + u + " in prod (" + mailProd + ")",
-			both:    []string{old[u], mailRow(t, r.rep, old[u]).NewAccessKeyID},
+			both:    []string{old[u], row(t, r.rep, old[u]).NewAccessKeyID},
 		})
 	}
 	checkNotices(t, "after verification", r.notices, want)

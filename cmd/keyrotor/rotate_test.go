@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,13 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 	"github.com/xuri/excelize/v2"
 
 	"keyrotor/internal/awssim"
@@ -419,33 +414,6 @@ func (e *e2e) secret(u e2eUser) storedSecret {
 
 // secretKeyID returns the access key ID stored in u's secret ("" if none).
 func (e *e2e) secretKeyID(u e2eUser) string { return e.secret(u).AccessKeyID }
-
-// callerIdentity signs sts:GetCallerIdentity with keyID's credentials and
-// returns the caller's ARN, or the error code AWS answered with.
-func (e *e2e) callerIdentity(keyID string) (arn, code string) {
-	e.t.Helper()
-	c, ok := e.sim.CredentialsFor(keyID)
-	if !ok {
-		e.t.Fatalf("the simulator has no credentials for %s", keyID)
-	}
-	cfg := aws.Config{
-		Region:       e.seeded.Region,
-		BaseEndpoint: aws.String(e.url),
-		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1; o.RateLimiter = ratelimit.None })
-		},
-	}
-	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
-	if err != nil {
-		var ae smithy.APIError
-		if !errors.As(err, &ae) {
-			e.t.Fatalf("GetCallerIdentity with %s: %v", keyID, err)
-		}
-		return "", ae.ErrorCode()
-	}
-	return aws.ToString(out.Arn), ""
-}
 
 // assertSigns checks that keyID authenticates as u.
 func (e *e2e) assertSigns(u e2eUser, keyID string) {

@@ -302,7 +302,7 @@ func TestMailSESLocal(t *testing.T) {
 	want := map[string]sesWant{}
 	newKey := map[string]string{}
 	for u, o := range owners {
-		row := mailRow(t, r.rep, old[u])
+		row := row(t, r.rep, old[u])
 		if row.Action != "issue" || row.Result != "done" || row.NewAccessKeyID == "" {
 			t.Fatalf("%s: action %q result %q new %q", u, row.Action, row.Result, row.NewAccessKeyID)
 		}
