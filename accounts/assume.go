@@ -26,6 +26,32 @@ type Assumer struct {
 	RunID string
 }
 
+// Role is the role to assume in one account, with account overrides
+// applied.
+type Role struct {
+	Name        string        // role name
+	Path        string        // IAM path, "/" or "/a/b/"
+	ExternalID  string        // sts ExternalId; empty means none
+	SessionName string        // RoleSessionName prefix; the caller appends the run ID
+	Duration    time.Duration // session length
+	// Partition is the ARN partition of the home region ("aws", "aws-cn",
+	// "aws-us-gov"); empty means "aws".
+	Partition string
+}
+
+// ARN returns the role's ARN in accountID.
+func (r Role) ARN(accountID string) string {
+	partition := r.Partition
+	if partition == "" {
+		partition = "aws"
+	}
+	path := r.Path
+	if path == "" {
+		path = "/"
+	}
+	return "arn:" + partition + ":iam::" + accountID + ":role" + path + r.Name
+}
+
 var sessionUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
 
 // SessionName builds the RoleSessionName: the configured prefix and the run
@@ -42,7 +68,7 @@ func SessionName(prefix, runID string) string {
 // clients in that account. It retrieves the credentials once before
 // returning, so a denied role is reported here, per account, and not by
 // the first API call that happens to need them.
-func (a *Assumer) ConfigFor(ctx context.Context, accountID string, role RoleSpec) (aws.Config, error) {
+func (a *Assumer) ConfigFor(ctx context.Context, accountID string, role Role) (aws.Config, error) {
 	arn := role.ARN(accountID)
 	provider := stscreds.NewAssumeRoleProvider(a.STS, arn, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName(role.SessionName, a.RunID)

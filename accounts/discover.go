@@ -38,8 +38,8 @@ type Skipped struct {
 	Reason string
 }
 
-// DiscoverOptions selects targets. It is derived from Config so discovery
-// can be tested without a file.
+// DiscoverOptions selects targets. Package config derives it from
+// accounts.yaml; discovery is tested without a file.
 type DiscoverOptions struct {
 	// UseOrganizations walks the organization; false targets only Explicit.
 	UseOrganizations bool
@@ -55,21 +55,6 @@ type DiscoverOptions struct {
 	// Explicit accounts are always targeted (unless excluded), whether or
 	// not Organizations lists them.
 	Explicit []Target
-}
-
-// Options derives discovery options from the configuration.
-func (c *Config) DiscoverOptions() DiscoverOptions {
-	o := DiscoverOptions{
-		UseOrganizations:  c.Organization.Discovery,
-		IncludeOUs:        c.Organization.IncludeOUs,
-		ExcludeOUs:        c.Organization.ExcludeOUs,
-		IncludeManagement: c.Organization.IncludeManagementAccount,
-		ExcludeAccounts:   c.ExcludeAccounts,
-	}
-	for _, a := range c.Accounts {
-		o.Explicit = append(o.Explicit, Target{ID: a.ID, Name: a.Name, Source: "config"})
-	}
-	return o
 }
 
 // Discover lists the accounts to work on. Suspended, excluded and (unless

@@ -169,7 +169,7 @@ func TestAssumer(t *testing.T) {
 	o := newTestOrg(t)
 	cfg := o.cfg()
 	a := &accounts.Assumer{STS: sts.NewFromConfig(cfg), Base: cfg, RunID: "20261126T060000Z-abc123"}
-	role := accounts.RoleSpec{Name: "KeyrotorRotationRole", ExternalID: "ext", SessionName: "keyrotor", Duration: time.Hour}
+	role := accounts.Role{Name: "KeyrotorRotationRole", ExternalID: "ext", SessionName: "keyrotor", Duration: time.Hour}
 	mcfg, err := a.ConfigFor(context.Background(), "444444444444", role)
 	if err != nil {
 		t.Fatal(err)
@@ -184,11 +184,11 @@ func TestAssumer(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, account string
-		role          accounts.RoleSpec
+		role          accounts.Role
 	}{
 		{"wrong trust", "777777777777", role},
-		{"missing external id", "444444444444", accounts.RoleSpec{Name: "KeyrotorRotationRole", SessionName: "keyrotor"}},
-		{"no such role", "666666666666", accounts.RoleSpec{Name: "Other", SessionName: "keyrotor"}},
+		{"missing external id", "444444444444", accounts.Role{Name: "KeyrotorRotationRole", SessionName: "keyrotor"}},
+		{"no such role", "666666666666", accounts.Role{Name: "Other", SessionName: "keyrotor"}},
 	} {
 		_, err := a.ConfigFor(context.Background(), tc.account, tc.role)
 		var ae smithy.APIError

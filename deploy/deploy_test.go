@@ -21,6 +21,7 @@ import (
 
 	"keyrotor/accounts"
 	"keyrotor/internal/awssim"
+	"keyrotor/notify"
 	"keyrotor/report"
 	"keyrotor/rotation"
 )
@@ -408,7 +409,7 @@ func TestPoliciesCoverTheCode(t *testing.T) {
 			prefixed("secretsmanager", readonlySecrets))},
 		{CentralRunnerPolicy, slices.Concat(
 			prefixed("organizations", methods[accounts.OrganizationsAPI]()),
-			prefixed("ses", methods[rotation.SESAPI]()),
+			prefixed("ses", methods[notify.SESAPI]()),
 			prefixed("s3", methods[report.S3Putter]()),
 			[]string{"sts:AssumeRole"},
 		)},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Report file formats accepted by WriteFiles.
@@ -15,6 +16,10 @@ const (
 	FormatXLSX = "xlsx"
 	FormatCSV  = "csv"
 )
+
+// Formats lists every format WriteFiles accepts, in the order a run writes
+// them; accounts.yaml and the --format flag are checked against it.
+var Formats = []string{FormatJSON, FormatXLSX, FormatCSV}
 
 // fileTimeLayout is the UTC timestamp in report file names.
 const fileTimeLayout = "20060102T150405Z"
@@ -54,7 +59,7 @@ func WriteFiles(dir string, r *Report, formats []string) ([]string, error) {
 	}
 	for _, f := range formats {
 		if writers[f] == nil {
-			return nil, fmt.Errorf("write report files: unknown format %q (want json, xlsx or csv)", f)
+			return nil, fmt.Errorf("write report files: unknown format %q (want %s)", f, strings.Join(Formats, ", "))
 		}
 	}
 	if !slices.Contains(modes, r.Run.Mode) {

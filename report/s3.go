@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,25 @@ var contentTypes = map[string]string{
 	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 	".csv":  "text/csv",
 }
+
+// ParseS3URL splits an s3://bucket/prefix location into bucket and key
+// prefix (which may be empty). The bucket must follow S3's naming rules, so
+// that a typo fails before a run rather than at its upload.
+func ParseS3URL(s string) (bucket, prefix string, err error) {
+	rest, found := strings.CutPrefix(s, "s3://")
+	if !found || rest == "" {
+		return "", "", fmt.Errorf("%q is not an S3 location (want s3://bucket or s3://bucket/prefix)", s)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if !s3Bucket.MatchString(bucket) {
+		return "", "", fmt.Errorf("%q is not an S3 location: %q is not a valid bucket name", s, bucket)
+	}
+	return bucket, prefix, nil
+}
+
+// s3Bucket is S3's bucket naming rule (3-63 lower-case letters, digits,
+// dots and hyphens, starting and ending with a letter or digit).
+var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // S3Key returns the object key of a file uploaded under prefix: the
 // prefix's non-empty segments, then the file's base name, joined by "/".

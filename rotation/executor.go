@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"golang.org/x/sync/errgroup"
-
-	"keyrotor/accounts"
 )
 
 // IAMWriter is the part of IAM the executor calls; *iam.Client satisfies it.
@@ -80,7 +78,7 @@ type Executor struct {
 	// SecretRegion is where the users' secrets live, for notices.
 	SecretRegion string
 	// Policy is the account's policy, for the dates in notices.
-	Policy accounts.Policy
+	Policy Policy
 	Logger *slog.Logger
 	// Concurrency bounds the users worked on at once (at least 1). IAM
 	// throttles per account, so keep it small.

@@ -24,7 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"keyrotor/accounts"
 	"keyrotor/internal/awssim"
 	"keyrotor/rotation"
 )
@@ -46,7 +45,7 @@ type exEnv struct {
 	root     awssim.Credentials
 	iam      *iam.Client
 	sm       *secretsmanager.Client
-	pol      accounts.Policy
+	pol      rotation.Policy
 	notifier *exNotifier
 	logs     *exLogBuffer
 	logger   *slog.Logger
@@ -67,7 +66,7 @@ func exNewEnv(t *testing.T, maxAttempts int) *exEnv {
 	t.Cleanup(srv.Close)
 	e := &exEnv{
 		t: t, sim: sim, url: srv.URL, root: sim.RootCredentials(exAccount),
-		pol: accounts.DefaultPolicy(), notifier: &exNotifier{}, logs: &exLogBuffer{},
+		pol: rotation.DefaultPolicy(), notifier: &exNotifier{}, logs: &exLogBuffer{},
 		maxAttempts: maxAttempts,
 	}
 	e.logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

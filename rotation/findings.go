@@ -3,8 +3,6 @@ package rotation
 import (
 	"slices"
 	"time"
-
-	"keyrotor/accounts"
 )
 
 // Finding IDs, stable across versions: the JSON report and its consumers key
@@ -43,7 +41,7 @@ func Controls(findingID string) []string {
 // Findings computes the findings on key k of user u at now, in the order
 // stale, unused, multiple active keys. Exempt users get findings too: the
 // report shows them, marked exempt.
-func Findings(u User, k Key, p accounts.Policy, now time.Time) []Finding {
+func Findings(u User, k Key, p Policy, now time.Time) []Finding {
 	if !k.Active() {
 		return nil
 	}
@@ -63,12 +61,12 @@ func Findings(u User, k Key, p accounts.Policy, now time.Time) []Finding {
 
 // isStale is the CIS 1.14 test, shared by findings and the planner so that
 // every key reported stale gets a rotation and vice versa.
-func isStale(k Key, p accounts.Policy, now time.Time) bool {
+func isStale(k Key, p Policy, now time.Time) bool {
 	return k.Active() && now.Sub(k.Created) >= p.MaxKeyAge
 }
 
 // isUnused is the CIS 1.12 test ("unused for 45 days or greater").
-func isUnused(k Key, p accounts.Policy, now time.Time) bool {
+func isUnused(k Key, p Policy, now time.Time) bool {
 	return k.Active() && now.Sub(lastActivity(k)) >= p.UnusedAfter
 }
 

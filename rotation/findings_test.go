@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"keyrotor/accounts"
 )
 
 const day24 = 24 * time.Hour
@@ -26,7 +24,7 @@ func findingIDs(fs []Finding) []string {
 }
 
 func TestFindings(t *testing.T) {
-	pol := accounts.DefaultPolicy()
+	pol := DefaultPolicy()
 	usedToday := agoPtr(time.Hour)
 	tests := []struct {
 		name  string

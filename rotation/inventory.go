@@ -19,8 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"golang.org/x/sync/errgroup"
-
-	"keyrotor/accounts"
 )
 
 // IAMReader is the part of IAM the inventory reads; *iam.Client satisfies it.
@@ -61,7 +59,7 @@ type InventoryOptions struct {
 	AccountID, AccountName string
 	// ExemptTag exempts users carrying this tag (Value "" matches any
 	// value; Key "" disables tag exemption).
-	ExemptTag accounts.TagMatch
+	ExemptTag TagMatch
 	// ExemptGroups exempts the members of these groups. Each is read with
 	// one paginated GetGroup; a group that does not exist in the account
 	// exempts nobody there.

@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
-	"keyrotor/accounts"
 	"keyrotor/internal/awssim"
 	"keyrotor/rotation"
 )
@@ -73,7 +72,7 @@ func (e *invEnv) options() rotation.InventoryOptions {
 	return rotation.InventoryOptions{
 		AccountID:    invAccount,
 		AccountName:  "member",
-		ExemptTag:    accounts.TagMatch{Key: "keyrotor:exempt", Value: "true"},
+		ExemptTag:    rotation.TagMatch{Key: "keyrotor:exempt", Value: "true"},
 		ExemptGroups: []string{"BreakGlass"},
 		SecretName:   func(user string) (string, error) { return "keyrotor/" + invAccount + "/" + user, nil },
 		Concurrency:  4,

@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
-
-	"keyrotor/accounts"
 )
 
 // SimulateAPI is the IAM call a permission check makes; *iam.Client
@@ -101,9 +99,9 @@ const permissionCheckUser = "keyrotor-permission-check"
 // ScopeFor builds the scope of a permission check in account t with the
 // run's secrets settings. A KMS alias cannot be resolved to its key without
 // kms:DescribeKey, so with an alias the KMS actions are not checked.
-func ScopeFor(t AccountTarget, roleARN string, secrets accounts.SecretsConfig, exemptGroups []string) (PermissionScope, error) {
+func ScopeFor(t AccountTarget, roleARN string, secrets SecretSettings, exemptGroups []string) (PermissionScope, error) {
 	partition := arnPartition(roleARN)
-	name, err := secrets.SecretName(accounts.TemplateData{AccountID: t.ID, AccountName: t.Name, UserName: permissionCheckUser})
+	name, err := secrets.SecretName(t.ID, t.Name, permissionCheckUser)
 	if err != nil {
 		return PermissionScope{}, fmt.Errorf("secret name for the permission check: %w", err)
 	}
@@ -274,7 +272,7 @@ func (e *PermissionError) Error() string {
 // iam:GetGroup when no exempt group is configured, without
 // secretsmanager:PutResourcePolicy when secrets.user_read_policy is off,
 // and with KMSActions when scope names a customer managed key.
-func NeededActions(mode Mode, secrets accounts.SecretsConfig, exemptions accounts.ExemptionsConfig, scope PermissionScope) []string {
+func NeededActions(mode Mode, secrets SecretSettings, exemptions Exemptions, scope PermissionScope) []string {
 	actions := RequiredActions(mode)
 	if len(exemptions.Groups) == 0 {
 		actions = slices.DeleteFunc(actions, func(a string) bool { return a == "iam:GetGroup" })

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,8 +67,19 @@ func (e *permEnv) cfg() aws.Config {
 	}
 }
 
-func permSecrets(template, kms string) accounts.SecretsConfig {
-	return accounts.SecretsConfig{Region: "us-east-1", NameTemplate: template, KMSKeyID: kms, UserReadPolicy: true}
+// defaultSecretName is the default secrets.name_template.
+const defaultSecretName = "keyrotor/{{.AccountID}}/{{.UserName}}"
+
+// permSecrets are the secret settings package config builds from a name
+// template.
+func permSecrets(tmpl, kms string) rotation.SecretSettings {
+	t := template.Must(template.New("name").Option("missingkey=error").Parse(tmpl))
+	return rotation.SecretSettings{Region: "us-east-1", KMSKeyID: kms, UserReadPolicy: true,
+		Name: func(accountID, accountName, userName string) (string, error) {
+			var b strings.Builder
+			err := t.Execute(&b, struct{ AccountID, AccountName, UserName string }{accountID, accountName, userName})
+			return b.String(), err
+		}}
 }
 
 func permScope(t *testing.T, template, kms string) rotation.PermissionScope {
@@ -152,7 +164,7 @@ func TestCheckPermissions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newPermEnv(t, tt.policy, tt.drop...)
 			if tt.template == "" {
-				tt.template = accounts.DefaultSecretNameTemplate
+				tt.template = defaultSecretName
 			}
 			scope := permScope(t, tt.template, tt.kms)
 			actions := rotation.RequiredActions(tt.mode)
@@ -184,7 +196,7 @@ func TestCheckPermissions(t *testing.T) {
 func TestCheckPermissionsSimulateDenied(t *testing.T) {
 	e := newPermEnv(t, deploy.MemberRotationPolicy, "iam:SimulatePrincipalPolicy")
 	_, err := rotation.CheckPermissions(context.Background(), iam.NewFromConfig(e.cfg()), permRoleARN,
-		rotation.RequiredActions(rotation.ModeApply), permScope(t, accounts.DefaultSecretNameTemplate, ""))
+		rotation.RequiredActions(rotation.ModeApply), permScope(t, defaultSecretName, ""))
 	if !errors.Is(err, rotation.ErrSimulateDenied) {
 		t.Fatalf("err = %v, want ErrSimulateDenied", err)
 	}
@@ -237,13 +249,13 @@ func runApply(t *testing.T, e *permEnv) (report.Account, []report.Key, string) {
 				Permissions: client, RoleARN: permRoleARN}, nil
 		},
 		Mode: rotation.ModeApply, RunID: "run-1", Now: e.sim.Now, Concurrency: 1, PerAccount: 1,
-		DefaultPolicy: accounts.DefaultPolicy(),
-		Secrets:       permSecrets(accounts.DefaultSecretNameTemplate, ""),
+		DefaultPolicy: rotation.DefaultPolicy(),
+		Secrets:       permSecrets(defaultSecretName, ""),
 		Notifier:      rotation.LogNotifier{Logger: slog.New(slog.DiscardHandler)},
 		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
 	}
 	rep := r.Run(context.Background(), []rotation.AccountTarget{{
-		Target: accounts.Target{ID: permAccount, Name: "member"}, Policy: accounts.DefaultPolicy(),
+		Target: accounts.Target{ID: permAccount, Name: "member"}, Policy: rotation.DefaultPolicy(),
 	}}, nil)
 	if len(rep.Accounts) != 1 {
 		t.Fatalf("accounts = %+v", rep.Accounts)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"keyrotor/accounts"
 )
 
 // ActionKind is what the planner decided for one key. The comment on each
@@ -134,7 +132,7 @@ var step = map[ActionKind]int{
 //
 // pol must have been validated (accounts does): zero durations are taken
 // literally.
-func Plan(inv Inventory, pol accounts.Policy, now time.Time, runID string) []Action {
+func Plan(inv Inventory, pol Policy, now time.Time, runID string) []Action {
 	users := slices.Clone(inv.Users)
 	slices.SortStableFunc(users, func(a, b User) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UserID, b.UserID))
@@ -154,7 +152,7 @@ func Plan(inv Inventory, pol accounts.Policy, now time.Time, runID string) []Act
 // NeedsFreshLastUsed reports whether the planner's decision on key k depends
 // on its recent use, so the inventory must ask GetAccessKeyLastUsed for it
 // (and set LastUsedFresh): an active old key whose deactivation is due.
-func NeedsFreshLastUsed(u User, k Key, pol accounts.Policy, now time.Time) bool {
+func NeedsFreshLastUsed(u User, k Key, pol Policy, now time.Time) bool {
 	if u.Exempt != "" || !k.Active() {
 		return false
 	}
@@ -179,7 +177,7 @@ func NeedsFreshLastUsed(u User, k Key, pol accounts.Policy, now time.Time) bool 
 type userPlanner struct {
 	account string
 	u       User
-	pol     accounts.Policy
+	pol     Policy
 	now     time.Time
 	runID   string
 
@@ -199,7 +197,7 @@ type userPlanner struct {
 	restart map[string]State
 }
 
-func newUserPlanner(account string, u User, pol accounts.Policy, now time.Time, runID string) *userPlanner {
+func newUserPlanner(account string, u User, pol Policy, now time.Time, runID string) *userPlanner {
 	p := &userPlanner{
 		account: account, u: u, pol: pol, now: now, runID: runID,
 		keys:          slices.Clone(u.Keys),

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"keyrotor/accounts"
 )
 
 // Key IDs of the planner tests: A is the old key, B the user's other key, K
@@ -90,7 +88,7 @@ type want struct {
 	next *State
 }
 
-func planUser(u User, pol accounts.Policy) []Action {
+func planUser(u User, pol Policy) []Action {
 	if u.Name == "" {
 		u.Name = uname
 	}
@@ -145,9 +143,9 @@ func dump(acts []Action) string {
 func ptr[T any](v T) *T { return &v }
 
 var (
-	def        = accounts.DefaultPolicy()
-	foreignOn  = func() accounts.Policy { p := def; p.DeleteForeignInactive = true; return p }()
-	hard14     = func() accounts.Policy { p := def; p.HardDeadline = 14 * day24; return p }()
+	def        = DefaultPolicy()
+	foreignOn  = func() Policy { p := def; p.DeleteForeignInactive = true; return p }()
+	hard14     = func() Policy { p := def; p.HardDeadline = 14 * day24; return p }()
 	newIntent  = State{Phase: PhaseIssuing, RunID: runID, At: fixedNow}
 	deactNow   = func(s State) *State { n := s.WithDeactivated(fixedNow); return &n }
 	issueAfter = fixedNow.Add(7 * day24) // Due of every Issue: earliest deactivation
@@ -195,7 +193,7 @@ func TestPlanIssued(t *testing.T) {
 	dueAt := func(at time.Duration) time.Time { return stamp(ago(at)).Add(7 * day24) }
 	tests := []struct {
 		name string
-		pol  accounts.Policy
+		pol  Policy
 		keys []Key
 		st   State
 		want want
@@ -282,7 +280,7 @@ func TestPlanReactivated(t *testing.T) {
 	repl := active(kK, 40*day24)
 	tests := []struct {
 		name string
-		pol  accounts.Policy
+		pol  Policy
 		a    Key
 		st   State
 		want want
@@ -353,7 +351,7 @@ func TestPlanTwoKeyLimit(t *testing.T) {
 	issueA := want{key: kA, kind: ActionIssue, reason: []string{"after deleting " + kB}, due: issueAfter, notify: EventIssued, next: &newIntent}
 	tests := []struct {
 		name string
-		pol  accounts.Policy
+		pol  Policy
 		b    Key
 		tags map[string]string
 		want []want
@@ -433,7 +431,7 @@ func TestPlanForeignInactiveAlone(t *testing.T) {
 	elig := ago(80 * day24).Add(90 * day24)
 	tests := []struct {
 		name string
-		pol  accounts.Policy
+		pol  Policy
 		b    Key
 		want want
 	}{
@@ -773,7 +771,7 @@ func TestPlanProperties(t *testing.T) {
 		}
 		inv.Users = append(inv.Users, u)
 	}
-	pols := []accounts.Policy{def, foreignOn, hard14}
+	pols := []Policy{def, foreignOn, hard14}
 	kinds := map[ActionKind]int{}
 	for pi, pol := range pols {
 		plan := Plan(inv, pol, fixedNow, runID)
@@ -815,7 +813,7 @@ func TestPlanProperties(t *testing.T) {
 // a Delete of an active key or of a foreign key the policy does not allow,
 // exactly one primary action per key, nothing but Exempt for exempt users,
 // valid states to write, and no plan the planner's guard had to refuse.
-func replay(u User, acts []Action, pol accounts.Policy) error {
+func replay(u User, acts []Action, pol Policy) error {
 	keys := map[string]Key{}
 	for _, k := range u.Keys {
 		keys[k.ID] = k

@@ -50,7 +50,7 @@ type AccountAPI struct {
 // AccountTarget is one account to work on, with its settings resolved.
 type AccountTarget struct {
 	accounts.Target
-	Policy      accounts.Policy
+	Policy      Policy
 	ExemptUsers []string
 }
 
@@ -81,10 +81,10 @@ type Runner struct {
 	Concurrency int
 	PerAccount  int
 	// DefaultPolicy is reported as the run's policy.
-	DefaultPolicy accounts.Policy
+	DefaultPolicy Policy
 	// Exemptions and Secrets come from accounts.yaml.
-	Exemptions accounts.ExemptionsConfig
-	Secrets    accounts.SecretsConfig
+	Exemptions Exemptions
+	Secrets    SecretSettings
 	// Notifier tells owners about steps (apply mode only).
 	Notifier Notifier
 	// NotifyEnabled is reported in the run header.
@@ -202,7 +202,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 		ExemptGroups: r.Exemptions.Groups,
 		ExemptUsers:  slices.Concat(r.Exemptions.Users, t.ExemptUsers),
 		SecretName: func(user string) (string, error) {
-			return r.Secrets.SecretName(accounts.TemplateData{AccountID: t.ID, AccountName: t.Name, UserName: user})
+			return r.Secrets.SecretName(t.ID, t.Name, user)
 		},
 		Concurrency: max(1, r.PerAccount),
 		ReportWait:  r.ReportWait,
@@ -395,7 +395,7 @@ func reportAction(k ActionKind) string {
 	return string(k)
 }
 
-func reportPolicy(p accounts.Policy) report.Policy {
+func reportPolicy(p Policy) report.Policy {
 	d := func(x time.Duration) float64 { return x.Hours() / 24 }
 	return report.Policy{
 		MaxKeyAgeDays: d(p.MaxKeyAge), UnusedAfterDays: d(p.UnusedAfter),

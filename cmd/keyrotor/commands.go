@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"keyrotor/accounts"
 	"keyrotor/report"
 	"keyrotor/rotation"
 )
@@ -74,8 +73,8 @@ func runCommand(cmd *cobra.Command, g *globalFlags, o jobOptions) error {
 	// A bad --format must stop the run before it calls AWS, not after an
 	// org-wide inventory whose report then cannot be written.
 	for _, f := range o.formats {
-		if !slices.Contains(accounts.ReportFormats, f) {
-			return usageError{fmt.Errorf("--format %q: want %s", f, strings.Join(accounts.ReportFormats, ", "))}
+		if !slices.Contains(report.Formats, f) {
+			return usageError{fmt.Errorf("--format %q: want %s", f, strings.Join(report.Formats, ", "))}
 		}
 	}
 	ss, err := g.setup(ctx)
@@ -131,7 +130,7 @@ func newReportCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("merge reports: %w", err)}
 			}
-			files, err := report.WriteFiles(out, merged, accounts.ReportFormats)
+			files, err := report.WriteFiles(out, merged, report.Formats)
 			if err != nil {
 				return errCode(ExitFailed, fmt.Errorf("write merged report: %w", err))
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
-	"keyrotor/accounts"
+	"keyrotor/config"
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 	"keyrotor/rotation"
@@ -92,7 +92,7 @@ type demoEnv struct {
 	seeded awssim.Seeded
 	url    string
 	aws    aws.Config
-	conf   *accounts.Config
+	conf   *config.Config
 }
 
 // startDemo builds the demo organization and serves it on loopback until
@@ -115,7 +115,7 @@ func startDemo(ctx context.Context, out string) (*demoEnv, func(), error) {
 	}
 	url := "http://" + ln.Addr().String()
 	yaml := fmt.Sprintf(demoConfig, seeded.Region, seeded.RoleName, seeded.RolePath, seeded.ExternalID, out)
-	conf, err := accounts.Parse("demo accounts.yaml", []byte(yaml))
+	conf, err := config.Parse("demo accounts.yaml", []byte(yaml))
 	if err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("demo configuration: %w", err)

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,6 +27,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"keyrotor/accounts"
+	"keyrotor/config"
+	"keyrotor/notify"
 	"keyrotor/report"
 	"keyrotor/rotation"
 )
@@ -62,7 +64,7 @@ type jobResult struct {
 // session is what every command that talks to AWS starts from.
 type session struct {
 	log  *slog.Logger
-	conf *accounts.Config
+	conf *config.Config
 	aws  aws.Config
 }
 
@@ -86,8 +88,8 @@ func (g *globalFlags) setup(ctx context.Context) (session, error) {
 
 // loadConfig reads accounts.yaml, turning every problem into a usage error,
 // then applies the environment overrides.
-func loadConfig(path string, log *slog.Logger) (*accounts.Config, error) {
-	conf, err := accounts.Load(path)
+func loadConfig(path string, log *slog.Logger) (*config.Config, error) {
+	conf, err := config.Load(path)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -107,19 +109,19 @@ func loadConfig(path string, log *slog.Logger) (*accounts.Config, error) {
 // log says so: nothing is overridden silently.
 var envOverrides = []struct {
 	name, field string
-	apply       func(c *accounts.Config, v string) error
+	apply       func(c *config.Config, v string) error
 }{
-	{"KEYROTOR_ROLE_NAME", "role.name", func(c *accounts.Config, v string) error { c.Role.Name = v; return nil }},
-	{"KEYROTOR_EXTERNAL_ID", "role.external_id", func(c *accounts.Config, v string) error { c.Role.ExternalID = v; return nil }},
-	{"KEYROTOR_REPORT_S3", "report.s3", func(c *accounts.Config, v string) error {
-		if _, _, ok := (accounts.ReportConfig{S3: v}).S3Location(); !ok {
+	{"KEYROTOR_ROLE_NAME", "role.name", func(c *config.Config, v string) error { c.Role.Name = v; return nil }},
+	{"KEYROTOR_EXTERNAL_ID", "role.external_id", func(c *config.Config, v string) error { c.Role.ExternalID = v; return nil }},
+	{"KEYROTOR_REPORT_S3", "report.s3", func(c *config.Config, v string) error {
+		if _, _, ok := (config.ReportConfig{S3: v}).S3Location(); !ok {
 			return fmt.Errorf("want s3://bucket/prefix, got %q", v)
 		}
 		c.Report.S3 = v
 		return nil
 	}},
-	{"KEYROTOR_SENDER", "notifications.sender", func(c *accounts.Config, v string) error {
-		addr, err := rotation.ValidAddress(v)
+	{"KEYROTOR_SENDER", "notifications.sender", func(c *config.Config, v string) error {
+		addr, err := notify.ValidAddress(v)
 		if err != nil {
 			return err
 		}
@@ -128,7 +130,7 @@ var envOverrides = []struct {
 	}},
 }
 
-func applyEnvOverrides(conf *accounts.Config, getenv func(string) string, log *slog.Logger) error {
+func applyEnvOverrides(conf *config.Config, getenv func(string) string, log *slog.Logger) error {
 	for _, o := range envOverrides {
 		v := getenv(o.name)
 		if v == "" {
@@ -145,12 +147,12 @@ func applyEnvOverrides(conf *accounts.Config, getenv func(string) string, log *s
 // loadAWS builds the central account's AWS configuration the SDK's usual
 // way (environment, profiles, AWS_ENDPOINT_URL...), falling back to the
 // configured home region.
-func loadAWS(ctx context.Context, g *globalFlags, conf *accounts.Config) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRetryer(newRetryer), config.WithHTTPClient(httpClient(conf))}
+func loadAWS(ctx context.Context, g *globalFlags, conf *config.Config) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryer(newRetryer), awsconfig.WithHTTPClient(httpClient(conf))}
 	if g.profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(g.profile))
+		opts = append(opts, awsconfig.WithSharedConfigProfile(g.profile))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
@@ -167,7 +169,7 @@ func loadAWS(ctx context.Context, g *globalFlags, conf *accounts.Config) (aws.Co
 // would otherwise open (and TLS-handshake) a new connection and leave a
 // socket in TIME_WAIT, which made a 200-account audit several times slower
 // and can run a runner out of ephemeral ports.
-func httpClient(conf *accounts.Config) *awshttp.BuildableClient {
+func httpClient(conf *config.Config) *awshttp.BuildableClient {
 	// +1: the credential report is fetched beside the per-account pool.
 	inFlight := max(1, conf.Concurrency.Accounts) * (max(1, conf.Concurrency.PerAccount) + 1)
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
@@ -202,7 +204,7 @@ func newRunID(now time.Time) string {
 }
 
 // targets discovers the accounts and applies the --account filter.
-func targets(ctx context.Context, awsCfg aws.Config, conf *accounts.Config, only []string) ([]rotation.AccountTarget, []accounts.Skipped, error) {
+func targets(ctx context.Context, awsCfg aws.Config, conf *config.Config, only []string) ([]rotation.AccountTarget, []accounts.Skipped, error) {
 	var org accounts.OrganizationsAPI = organizations.NewFromConfig(awsCfg)
 	found, skipped, err := accounts.Discover(ctx, org, conf.DiscoverOptions())
 	if err != nil {
@@ -229,7 +231,7 @@ func targets(ctx context.Context, awsCfg aws.Config, conf *accounts.Config, only
 
 // connector assumes the rotation role in a member account and builds the
 // clients a run needs there.
-func connector(awsCfg aws.Config, conf *accounts.Config, runID string) func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error) {
+func connector(awsCfg aws.Config, conf *config.Config, runID string) func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error) {
 	assumer := &accounts.Assumer{STS: sts.NewFromConfig(awsCfg), Base: awsCfg, RunID: runID}
 	return func(ctx context.Context, t rotation.AccountTarget) (rotation.AccountAPI, error) {
 		role := conf.RoleFor(t.ID)
@@ -250,7 +252,7 @@ func connector(awsCfg aws.Config, conf *accounts.Config, runID string) func(cont
 }
 
 // runJob carries out an audit or rotate run end to end and writes its report.
-func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *accounts.Config, awsCfg aws.Config, o jobOptions) (jobResult, error) {
+func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *config.Config, awsCfg aws.Config, o jobOptions) (jobResult, error) {
 	if o.now == nil {
 		o.now = clock
 	}
@@ -286,7 +288,7 @@ func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *account
 	runner := &rotation.Runner{
 		Connect: connector(awsCfg, conf, o.runID), Mode: o.mode, RunID: o.runID, Version: version, Now: o.now,
 		Concurrency: conf.Concurrency.Accounts, PerAccount: conf.Concurrency.PerAccount,
-		DefaultPolicy: conf.PolicyFor(""), Exemptions: conf.Exemptions, Secrets: conf.Secrets,
+		DefaultPolicy: conf.PolicyFor(""), Exemptions: conf.RotationExemptions(), Secrets: conf.RotationSecrets(),
 		Notifier: notifier, NotifyEnabled: ses != nil,
 		Filters: o.filters, Logger: log, Progress: progress(g, log, len(tg)),
 	}
@@ -326,7 +328,7 @@ func runJob(ctx context.Context, g *globalFlags, log *slog.Logger, conf *account
 // uploadReport copies the report files to s3://bucket/prefix with
 // server-side encryption.
 func uploadReport(ctx context.Context, awsCfg aws.Config, dest, kmsKeyID string, files []string) ([]string, error) {
-	bucket, prefix, ok := (accounts.ReportConfig{S3: dest}).S3Location()
+	bucket, prefix, ok := (config.ReportConfig{S3: dest}).S3Location()
 	if !ok {
 		return nil, usageError{fmt.Errorf("report S3 destination %q: want s3://bucket/prefix", dest)}
 	}

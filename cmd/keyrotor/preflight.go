@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"keyrotor/accounts"
+	"keyrotor/config"
 	"keyrotor/deploy"
 	"keyrotor/rotation"
 )
@@ -105,7 +106,7 @@ const centralRow = "central"
 // runPreflight checks the central account's SES sender (when the mode
 // sends mail) and every target, accounts in parallel within the
 // configured concurrency. Skipped accounts are listed, not checked.
-func runPreflight(ctx context.Context, awsCfg aws.Config, conf *accounts.Config, mode rotation.Mode,
+func runPreflight(ctx context.Context, awsCfg aws.Config, conf *config.Config, mode rotation.Mode,
 	tg []rotation.AccountTarget, skipped []accounts.Skipped, runID string) []readiness {
 	var rows []readiness
 	if mode == rotation.ModeApply && conf.Notifications.Enabled {
@@ -147,11 +148,11 @@ func runPreflight(ctx context.Context, awsCfg aws.Config, conf *accounts.Config,
 // checkAccount runs one account's checks, in the order a run would fail
 // on them, and says what it verified.
 func checkAccount(ctx context.Context, connect func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error),
-	conf *accounts.Config, mode rotation.Mode, t rotation.AccountTarget, prefix string, prefixErr error) (string, error) {
+	conf *config.Config, mode rotation.Mode, t rotation.AccountTarget, prefix string, prefixErr error) (string, error) {
 	var notes []string
 	// Secret names first: they need no call, and a name outside the
 	// policy's prefix fails every secret call of the run.
-	name, err := conf.Secrets.SecretName(accounts.TemplateData{AccountID: t.ID, AccountName: t.Name, UserName: "example-user"})
+	name, err := conf.RotationSecrets().SecretName(t.ID, t.Name, "example-user")
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("secrets.name_template: %w", err)
@@ -167,11 +168,11 @@ func checkAccount(ctx context.Context, connect func(context.Context, rotation.Ac
 	}
 	notes = append(notes, "role assumed")
 
-	scope, err := rotation.ScopeFor(t, api.RoleARN, conf.Secrets, conf.Exemptions.Groups)
+	scope, err := rotation.ScopeFor(t, api.RoleARN, conf.RotationSecrets(), conf.Exemptions.Groups)
 	if err != nil {
 		return "", err
 	}
-	actions := rotation.NeededActions(mode, conf.Secrets, conf.Exemptions, scope)
+	actions := rotation.NeededActions(mode, conf.RotationSecrets(), conf.RotationExemptions(), scope)
 	missing, err := rotation.CheckPermissions(ctx, api.Permissions, api.RoleARN, actions, scope)
 	switch {
 	case errors.Is(err, rotation.ErrSimulateDenied):

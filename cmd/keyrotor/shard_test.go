@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"keyrotor/accounts"
+	"keyrotor/config"
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 )
@@ -58,7 +58,7 @@ func TestShardedAuditMerges(t *testing.T) {
 }
 
 func TestEnvOverrides(t *testing.T) {
-	conf := &accounts.Config{}
+	conf := &config.Config{}
 	env := map[string]string{
 		"KEYROTOR_ROLE_NAME": "OtherRole", "KEYROTOR_EXTERNAL_ID": "ext-9",
 		"KEYROTOR_REPORT_S3": "s3://bucket/reports", "KEYROTOR_SENDER": "keyrotor@example.com",
@@ -71,7 +71,7 @@ func TestEnvOverrides(t *testing.T) {
 		t.Errorf("overrides not applied: %+v %+v %+v", conf.Role, conf.Report, conf.Notifications.Sender)
 	}
 	for k, bad := range map[string]string{"KEYROTOR_REPORT_S3": "bucket/reports", "KEYROTOR_SENDER": "not-an-address"} {
-		err := applyEnvOverrides(&accounts.Config{}, func(n string) string {
+		err := applyEnvOverrides(&config.Config{}, func(n string) string {
 			if n == k {
 				return bad
 			}

@@ -1,4 +1,4 @@
-package accounts
+package config
 
 import (
 	"fmt"
@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/token"
+
+	"keyrotor/internal/yamlstrict"
 )
 
-// day is the unit that rotation policies are written in. It is a fixed 24
+// day is the unit rotation policies are written in. It is a fixed 24
 // hours: key ages are compared against UTC timestamps, so calendar days and
 // daylight-saving shifts do not apply.
 const day = 24 * time.Hour
@@ -100,7 +101,7 @@ func (d Duration) String() string {
 // rather than bytes so that the error can point at the value's position.
 // A null value leaves d unchanged, so that defaults survive "key:" lines.
 func (d *Duration) UnmarshalYAML(node ast.Node) error {
-	node = unwrapYAMLNode(node)
+	node = yamlstrict.Unwrap(node)
 	var text string
 	switch n := node.(type) {
 	case nil, *ast.NullNode:
@@ -110,11 +111,11 @@ func (d *Duration) UnmarshalYAML(node ast.Node) error {
 	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode, *ast.BoolNode:
 		text = n.GetToken().Value
 	default:
-		return &yamlValueError{tok: node.GetToken(), msg: "want a duration such as 90d or 36h, got " + describeYAMLNode(node)}
+		return yamlstrict.NewValueError(node, "want "+Duration(0).YAMLKind()+", got "+yamlstrict.Describe(node))
 	}
 	v, err := ParseDuration(text)
 	if err != nil {
-		return &yamlValueError{tok: node.GetToken(), msg: err.Error()}
+		return yamlstrict.NewValueError(node, err.Error())
 	}
 	*d = v
 	return nil
@@ -146,69 +147,5 @@ func (d Duration) MarshalText() ([]byte, error) {
 	return []byte(d.String()), nil
 }
 
-// yamlValueError is a bad scalar value found while decoding YAML. It carries
-// the token so that a caller can name the line, and implements the same
-// GetToken/GetMessage pair as goccy/go-yaml's own errors.
-type yamlValueError struct {
-	tok *token.Token
-	msg string
-}
-
-func (e *yamlValueError) Error() string {
-	if e.tok != nil {
-		return fmt.Sprintf("line %d: %s", e.tok.Position.Line, e.msg)
-	}
-	return e.msg
-}
-
-// GetToken returns the token of the offending value.
-func (e *yamlValueError) GetToken() *token.Token { return e.tok }
-
-// GetMessage returns the message without a position.
-func (e *yamlValueError) GetMessage() string { return e.msg }
-
-// unwrapYAMLNode looks through anchors and explicit tags ("!!str") to the
-// value they decorate.
-func unwrapYAMLNode(n ast.Node) ast.Node {
-	for {
-		switch v := n.(type) {
-		case *ast.AnchorNode:
-			n = v.Value
-		case *ast.TagNode:
-			n = v.Value
-		default:
-			return n
-		}
-	}
-}
-
-// describeYAMLNode names a node's kind and value for error messages, e.g.
-// `string "many"`, `a list`.
-func describeYAMLNode(n ast.Node) string {
-	n = unwrapYAMLNode(n)
-	switch v := n.(type) {
-	case nil, *ast.NullNode:
-		return "null"
-	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a mapping"
-	case *ast.SequenceNode:
-		return "a list"
-	case *ast.StringNode:
-		return fmt.Sprintf("string %q", v.Value)
-	case *ast.LiteralNode:
-		return fmt.Sprintf("string %q", v.Value.Value)
-	case *ast.IntegerNode:
-		return "integer " + v.GetToken().Value
-	case *ast.FloatNode:
-		return "number " + v.GetToken().Value
-	case *ast.BoolNode:
-		return "boolean " + v.GetToken().Value
-	case *ast.AliasNode:
-		return "an alias"
-	default:
-		if tok := n.GetToken(); tok != nil {
-			return fmt.Sprintf("%q", tok.Value)
-		}
-		return n.Type().String()
-	}
-}
+// YAMLKind describes the YAML a Duration is written as, for type errors.
+func (Duration) YAMLKind() string { return "a duration such as 90d or 36h" }

@@ -1,4 +1,4 @@
-package rotation
+package notify
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
-	"keyrotor/accounts"
+	"keyrotor/rotation"
 )
 
 // SESAPI is the part of SES v2 that SESNotifier calls; the real
@@ -59,7 +59,7 @@ const (
 
 // noticeEvents are the events with a notice template, in a fixed order for
 // loading and error messages.
-var noticeEvents = []Event{EventIssued, EventReminder, EventDeactivated, EventDeleted}
+var noticeEvents = []rotation.Event{rotation.EventIssued, rotation.EventReminder, rotation.EventDeactivated, rotation.EventDeleted}
 
 // mailFuncs are the functions every template may call. Dates are printed
 // in UTC with the zone spelled out, since owners read mail in every time
@@ -85,7 +85,7 @@ var mailFuncs = map[string]any{
 // derived from it. A custom template may use any of them; one that names a
 // field not listed here is refused when keyrotor starts.
 type NoticeMail struct {
-	Notice
+	rotation.Notice
 	// Account is "name (id)", or the ID alone when the account has no name.
 	Account string
 	// To are the message's recipients.
@@ -117,23 +117,21 @@ type SESNotifier struct {
 	// nil means slog.Default().
 	Logger *slog.Logger
 
-	api      SESAPI
-	cfg      accounts.NotificationsConfig
-	from     string // the bare sender address, for error messages
-	fromHdr  string // the sender as a header value, display name MIME-encoded
-	contacts func(accountID string) []string
-	notices  map[Event]*mailTemplate
-	digest   *mailTemplate
+	api     SESAPI
+	cfg     Settings
+	from    string // the bare sender address, for error messages
+	fromHdr string // the sender as a header value, display name MIME-encoded
+	notices map[rotation.Event]*mailTemplate
+	digest  *mailTemplate
 }
 
-var _ Notifier = (*SESNotifier)(nil)
+var _ rotation.Notifier = (*SESNotifier)(nil)
 
 // NewSESNotifier returns a notifier sending from cfg.Sender through api.
-// contacts returns an account's contacts from accounts.yaml (nil means
-// none). It loads the built-in templates, replaces those present in
+// It loads the built-in templates, replaces those present in
 // cfg.TemplatesDir, and renders each against sample data, so that a syntax
 // error or a reference to a field that does not exist is reported now.
-func NewSESNotifier(api SESAPI, cfg accounts.NotificationsConfig, contacts func(accountID string) []string) (*SESNotifier, error) {
+func NewSESNotifier(api SESAPI, cfg Settings) (*SESNotifier, error) {
 	if api == nil {
 		return nil, errors.New("new SES notifier: no SES client")
 	}
@@ -153,8 +151,8 @@ func NewSESNotifier(api SESAPI, cfg accounts.NotificationsConfig, contacts func(
 	if err != nil {
 		return nil, err
 	}
-	n := &SESNotifier{api: api, cfg: cfg, from: from.Address, fromHdr: from.String(), contacts: contacts,
-		notices: map[Event]*mailTemplate{}}
+	n := &SESNotifier{api: api, cfg: cfg, from: from.Address, fromHdr: from.String(),
+		notices: map[rotation.Event]*mailTemplate{}}
 	for _, e := range noticeEvents {
 		t := set[string(e)]
 		for _, sample := range n.sampleNoticeMails(e) {
@@ -173,25 +171,25 @@ func NewSESNotifier(api SESAPI, cfg accounts.NotificationsConfig, contacts func(
 	return n, nil
 }
 
-// Notify implements Notifier: it resolves the recipients of e, renders the
-// event's templates and sends one message. On error the Delivery holds what
+// Notify implements rotation.Notifier: it resolves the recipients of e, renders the
+// event's templates and sends one message. On error the rotation.Delivery holds what
 // is known (the addresses skipped, and the recipients and subject when the
 // send itself failed); nothing was delivered.
-func (n *SESNotifier) Notify(ctx context.Context, e Notice) (Delivery, error) {
+func (n *SESNotifier) Notify(ctx context.Context, e rotation.Notice) (rotation.Delivery, error) {
 	what := fmt.Sprintf("%s notice for %s in %s", e.Kind, e.User, e.AccountID)
 	t := n.notices[e.Kind]
 	if t == nil {
-		return Delivery{}, fmt.Errorf("send %s: unknown event %q", what, e.Kind)
+		return rotation.Delivery{}, fmt.Errorf("send %s: unknown event %q", what, e.Kind)
 	}
 	if err := checkNotice(e); err != nil {
-		return Delivery{}, fmt.Errorf("send %s: %w", what, err)
+		return rotation.Delivery{}, fmt.Errorf("send %s: %w", what, err)
 	}
 	var contacts []string
-	if n.contacts != nil {
-		contacts = n.contacts(e.AccountID)
+	if n.cfg.Contacts != nil {
+		contacts = n.cfg.Contacts(e.AccountID)
 	}
 	rec, err := ResolveRecipients(n.cfg, e, contacts)
-	d := Delivery{Skipped: rec.Skipped}
+	d := rotation.Delivery{Skipped: rec.Skipped}
 	if err != nil {
 		return d, err
 	}
@@ -219,9 +217,9 @@ func (n *SESNotifier) Notify(ctx context.Context, e Notice) (Delivery, error) {
 // checkNotice refuses a notice that could not tell its owner what to do:
 // an issued or reminder mail without the new key and its secret's location
 // would only alarm.
-func checkNotice(e Notice) error {
+func checkNotice(e rotation.Notice) error {
 	switch e.Kind {
-	case EventIssued, EventReminder:
+	case rotation.EventIssued, rotation.EventReminder:
 		if e.NewKeyID == "" {
 			return errors.New("the notice names no new key")
 		}
@@ -309,7 +307,7 @@ func (n *SESNotifier) sendError(what string, err error) error {
 }
 
 // noticeMail is the template data for notice e sent to rec.
-func (n *SESNotifier) noticeMail(e Notice, rec Recipients) NoticeMail {
+func (n *SESNotifier) noticeMail(e rotation.Notice, rec Recipients) NoticeMail {
 	m := NoticeMail{
 		Notice:       e,
 		Account:      e.AccountID,
@@ -547,10 +545,10 @@ func parseMailTemplate(src templateSource, name string, footer bool) (*mailTempl
 // every field set, and one with every optional field empty and the
 // security-team fallback, so that both sides of each {{if}} in a template
 // run once.
-func (n *SESNotifier) sampleNoticeMails(e Event) []NoticeMail {
+func (n *SESNotifier) sampleNoticeMails(e rotation.Event) []NoticeMail {
 	at := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 	used := at.Add(-2 * time.Hour)
-	full := Notice{
+	full := rotation.Notice{
 		Kind: e, AccountID: "123456789012", AccountName: "sample-account",
 		User: "alice", UserARN: "arn:aws:iam::123456789012:user/alice",
 		UserTags: map[string]string{"email": "alice@example.com"},
@@ -560,11 +558,11 @@ func (n *SESNotifier) sampleNoticeMails(e Event) []NoticeMail {
 		SecretRegion: "us-east-1", DeactivateOn: at.Add(7 * 24 * time.Hour), HardDeadline: at.Add(30 * 24 * time.Hour), DeleteOn: at.Add(14 * 24 * time.Hour),
 		LastUsed: &used, LastUsedService: "s3", LastUsedRegion: "eu-west-1", Time: at,
 	}
-	minimal := Notice{
+	minimal := rotation.Notice{
 		Kind: e, AccountID: "123456789012", User: "alice", OldKeyID: "AKIAOLDSAMPLE0000001",
 		NewKeyID: "AKIANEWSAMPLE0000002", SecretName: "keyrotor/123456789012/alice", Time: at,
 	}
-	if e == EventDeleted {
+	if e == rotation.EventDeleted {
 		minimal.NewKeyID, minimal.SecretName = "", ""
 	}
 	fm := n.noticeMail(full, Recipients{To: []string{"alice@example.com"}, Source: SourceTag, Tag: "email"})

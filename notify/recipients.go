@@ -1,4 +1,4 @@
-package rotation
+package notify
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"net/mail"
 	"strings"
 
-	"keyrotor/accounts"
+	"keyrotor/rotation"
 )
 
 // ErrNoRecipient is returned when nobody can receive a notice: no user tag,
@@ -60,7 +60,7 @@ func (r Recipients) Describe() string {
 // invalid candidate is skipped and its reason kept in Skipped. When no
 // source yields an address the error wraps ErrNoRecipient and says what was
 // tried. It is a pure function: it makes no call and reads no clock.
-func ResolveRecipients(cfg accounts.NotificationsConfig, n Notice, contacts []string) (Recipients, error) {
+func ResolveRecipients(cfg Settings, n rotation.Notice, contacts []string) (Recipients, error) {
 	var r Recipients
 	var tried []string
 
@@ -86,10 +86,10 @@ func ResolveRecipients(cfg accounts.NotificationsConfig, n Notice, contacts []st
 		tried = append(tried, "user has no tag "+strings.Join(missingTags, ", "))
 	}
 
-	if cfg.AddressTemplate == "" {
+	if cfg.Address == nil {
 		tried = append(tried, "no address_template configured")
 	} else {
-		out, err := cfg.Address(accounts.TemplateData{AccountID: n.AccountID, AccountName: n.AccountName, UserName: n.User})
+		out, err := cfg.Address(n.AccountID, n.AccountName, n.User)
 		if err != nil {
 			r.Skipped = append(r.Skipped, fmt.Sprintf("address_template: %v", err))
 		} else if addr, err := ValidAddress(out); err != nil {

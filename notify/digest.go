@@ -1,4 +1,4 @@
-package rotation
+package notify
 
 import (
 	"bytes"
@@ -7,13 +7,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"keyrotor/rotation"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -35,13 +35,11 @@ type Digest struct {
 	// printed only when Keys is not zero.
 	Keys          int
 	CompliancePct float64
-	// Counts tallies the actions taken by kind and result; see
-	// CountOutcomes.
+	// Counts tallies the actions taken by kind and result.
 	Counts []DigestCount
 	// FailedAccounts are the accounts whose processing failed.
 	FailedAccounts []FailedAccount
-	// NotifyFailures are notices that could not be delivered; see
-	// NotifyFailures.
+	// NotifyFailures are notices that could not be delivered.
 	NotifyFailures []NotifyFailure
 	// ReportFiles and ReportS3 are where the report was written (local
 	// paths and s3:// URLs).
@@ -105,50 +103,13 @@ const maxRawMessage = 10 << 20
 // attachment.
 const rawOverhead = 256 << 10
 
-// CountOutcomes tallies outcomes by action kind and result, sorted by
-// action then result, for Digest.Counts. Outcomes with nothing done (no
-// result) are left out.
-func CountOutcomes(outs []Outcome) []DigestCount {
-	type key struct{ action, result string }
-	n := map[key]int{}
-	for _, o := range outs {
-		if o.Result == "" {
-			continue
-		}
-		n[key{string(o.Action.Kind), o.Result}]++
-	}
-	out := make([]DigestCount, 0, len(n))
-	for k, c := range n {
-		out = append(out, DigestCount{Action: k.action, Result: k.result, Count: c})
-	}
-	slices.SortFunc(out, func(a, b DigestCount) int {
-		return cmp.Or(cmp.Compare(a.Action, b.Action), cmp.Compare(a.Result, b.Result))
-	})
-	return out
-}
-
-// NotifyFailures lists the outcomes whose notice failed, for
-// Digest.NotifyFailures.
-func NotifyFailures(outs []Outcome) []NotifyFailure {
-	var out []NotifyFailure
-	for _, o := range outs {
-		if o.NotifyErr == nil {
-			continue
-		}
-		a := o.Action
-		out = append(out, NotifyFailure{AccountID: a.AccountID, User: a.User, KeyID: a.KeyID,
-			Event: string(a.Notify), Error: o.NotifyErr.Error()})
-	}
-	return out
-}
-
 // SendDigest mails d to notifications.security_team. With an attachment
 // the message is sent as raw MIME (text and HTML alternatives plus the
 // file); without one, as simple content.
-func (n *SESNotifier) SendDigest(ctx context.Context, d Digest) (Delivery, error) {
+func (n *SESNotifier) SendDigest(ctx context.Context, d Digest) (rotation.Delivery, error) {
 	var rec Recipients
 	to := rec.validList("security_team", n.cfg.SecurityTeam)
-	del := Delivery{Skipped: rec.Skipped}
+	del := rotation.Delivery{Skipped: rec.Skipped}
 	if len(to) == 0 {
 		return del, fmt.Errorf("%w for the digest of run %s: notifications.security_team has no valid address", ErrNoRecipient, d.RunID)
 	}

@@ -1,4 +1,4 @@
-package rotation_test
+package notify_test
 
 import (
 	"errors"
@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"keyrotor/accounts"
+	"keyrotor/notify"
 	"keyrotor/rotation"
 )
 
 func TestResolveRecipients(t *testing.T) {
-	base := accounts.NotificationsConfig{
-		RecipientTags:   []string{"email", "owner"},
-		AddressTemplate: "{{.UserName}}@corp.example.com",
-		SecurityTeam:    []string{"sec@corp.example.com", "SEC@corp.example.com", "soc@corp.example.com"},
+	base := notify.Settings{
+		RecipientTags: []string{"email", "owner"},
+		Address:       tmplAddress("{{.UserName}}@corp.example.com"),
+		SecurityTeam:  []string{"sec@corp.example.com", "SEC@corp.example.com", "soc@corp.example.com"},
 	}
 	notice := func(tags map[string]string) rotation.Notice {
 		return rotation.Notice{AccountID: "123456789012", AccountName: "payments-prod", User: "alice", UserTags: tags}
@@ -23,79 +23,79 @@ func TestResolveRecipients(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		cfg      func(c *accounts.NotificationsConfig)
+		cfg      func(c *notify.Settings)
 		tags     map[string]string
 		contacts []string
 		want     []string
-		source   rotation.RecipientSource
+		source   notify.RecipientSource
 		describe string
 		skipped  []string // substrings, in order
 		err      []string // substrings of the ErrNoRecipient error
 	}{
 		{
 			name: "first tag wins", tags: map[string]string{"email": "alice@corp.example.com", "owner": "bob@corp.example.com"},
-			contacts: contacts, want: []string{"alice@corp.example.com"}, source: rotation.SourceTag, describe: "tag email",
+			contacts: contacts, want: []string{"alice@corp.example.com"}, source: notify.SourceTag, describe: "tag email",
 		},
 		{
 			name: "tags are tried in configured order", tags: map[string]string{"owner": "bob@corp.example.com"},
-			want: []string{"bob@corp.example.com"}, source: rotation.SourceTag, describe: "tag owner",
+			want: []string{"bob@corp.example.com"}, source: notify.SourceTag, describe: "tag owner",
 		},
 		{
 			name: "surrounding space is trimmed", tags: map[string]string{"email": "  alice@corp.example.com "},
-			want: []string{"alice@corp.example.com"}, source: rotation.SourceTag, describe: "tag email",
+			want: []string{"alice@corp.example.com"}, source: notify.SourceTag, describe: "tag email",
 		},
 		{
 			name: "invalid tag skipped with reason", tags: map[string]string{"email": "alice", "owner": "bob@corp.example.com"},
-			want: []string{"bob@corp.example.com"}, source: rotation.SourceTag, describe: "tag owner",
+			want: []string{"bob@corp.example.com"}, source: notify.SourceTag, describe: "tag owner",
 			skipped: []string{`tag email: invalid address "alice"`},
 		},
 		{
 			name: "display name in tag refused", tags: map[string]string{"email": "Alice Admin <attacker@evil.example.com>"},
-			want: []string{"alice@corp.example.com"}, source: rotation.SourceAddressTemplate, describe: "address_template",
+			want: []string{"alice@corp.example.com"}, source: notify.SourceAddressTemplate, describe: "address_template",
 			skipped: []string{`tag email: invalid address "Alice Admin <attacker@evil.example.com>": want a bare address`},
 		},
 		{
 			name: "two addresses in one tag refused", tags: map[string]string{"email": "a@corp.example.com b@corp.example.com"},
-			want: []string{"alice@corp.example.com"}, source: rotation.SourceAddressTemplate,
+			want: []string{"alice@corp.example.com"}, source: notify.SourceAddressTemplate,
 			skipped: []string{"tag email: invalid address"},
 		},
 		{
 			name: "tag domain without dot refused", tags: map[string]string{"email": "alice@localhost"},
-			want: []string{"alice@corp.example.com"}, source: rotation.SourceAddressTemplate,
+			want: []string{"alice@corp.example.com"}, source: notify.SourceAddressTemplate,
 			skipped: []string{`tag email: invalid address "alice@localhost": domain "localhost" is not a full domain name`},
 		},
 		{
 			name: "address template when no tag", tags: map[string]string{"team": "payments"},
-			contacts: contacts, want: []string{"alice@corp.example.com"}, source: rotation.SourceAddressTemplate,
+			contacts: contacts, want: []string{"alice@corp.example.com"}, source: notify.SourceAddressTemplate,
 		},
 		{
 			name:     "invalid address template output falls through to contacts",
-			cfg:      func(c *accounts.NotificationsConfig) { c.AddressTemplate = "{{.UserName}}" },
+			cfg:      func(c *notify.Settings) { c.Address = tmplAddress("{{.UserName}}") },
 			contacts: contacts, want: []string{"team@corp.example.com", "ops@corp.example.com"},
-			source: rotation.SourceContacts, describe: "contacts",
+			source: notify.SourceContacts, describe: "contacts",
 			skipped: []string{`address_template: invalid address "alice"`, `contacts[1]: invalid address "not-an-address"`},
 		},
 		{
 			name:     "contacts when no tag source and no template",
-			cfg:      func(c *accounts.NotificationsConfig) { c.RecipientTags, c.AddressTemplate = nil, "" },
+			cfg:      func(c *notify.Settings) { c.RecipientTags, c.Address = nil, nil },
 			tags:     map[string]string{"email": "alice@corp.example.com"},
-			contacts: []string{"team@corp.example.com"}, want: []string{"team@corp.example.com"}, source: rotation.SourceContacts,
+			contacts: []string{"team@corp.example.com"}, want: []string{"team@corp.example.com"}, source: notify.SourceContacts,
 		},
 		{
 			name: "security team last, de-duplicated case-insensitively",
-			cfg:  func(c *accounts.NotificationsConfig) { c.AddressTemplate = "" },
-			want: []string{"sec@corp.example.com", "soc@corp.example.com"}, source: rotation.SourceSecurityTeam,
+			cfg:  func(c *notify.Settings) { c.Address = nil },
+			want: []string{"sec@corp.example.com", "soc@corp.example.com"}, source: notify.SourceSecurityTeam,
 			describe: "security_team",
 		},
 		{
 			name:     "invalid contacts only fall through to security team",
-			cfg:      func(c *accounts.NotificationsConfig) { c.AddressTemplate = "" },
+			cfg:      func(c *notify.Settings) { c.Address = nil },
 			contacts: []string{"nobody"}, want: []string{"sec@corp.example.com", "soc@corp.example.com"},
-			source: rotation.SourceSecurityTeam, skipped: []string{`contacts[0]: invalid address "nobody"`},
+			source: notify.SourceSecurityTeam, skipped: []string{`contacts[0]: invalid address "nobody"`},
 		},
 		{
 			name: "no recipient at all",
-			cfg:  func(c *accounts.NotificationsConfig) { c.AddressTemplate, c.SecurityTeam = "", nil },
+			cfg:  func(c *notify.Settings) { c.Address, c.SecurityTeam = nil, nil },
 			tags: map[string]string{"email": "alice"},
 			err: []string{"notify: no recipient for alice in 123456789012", "user has no tag owner",
 				"no address_template configured", "account 123456789012 has no contacts", "security_team is empty",
@@ -104,8 +104,8 @@ func TestResolveRecipients(t *testing.T) {
 		},
 		{
 			name: "no recipient when every candidate is invalid",
-			cfg: func(c *accounts.NotificationsConfig) {
-				c.RecipientTags, c.AddressTemplate, c.SecurityTeam = nil, "{{.UserName}}", []string{"security"}
+			cfg: func(c *notify.Settings) {
+				c.RecipientTags, c.Address, c.SecurityTeam = nil, tmplAddress("{{.UserName}}"), []string{"security"}
 			},
 			contacts: []string{"x@y"},
 			err: []string{"no recipient_tags configured", `address_template: invalid address "alice"`,
@@ -121,9 +121,9 @@ func TestResolveRecipients(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(&cfg)
 			}
-			r, err := rotation.ResolveRecipients(cfg, notice(tt.tags), tt.contacts)
+			r, err := notify.ResolveRecipients(cfg, notice(tt.tags), tt.contacts)
 			if tt.err != nil {
-				if !errors.Is(err, rotation.ErrNoRecipient) {
+				if !errors.Is(err, notify.ErrNoRecipient) {
 					t.Fatalf("err = %v, want ErrNoRecipient", err)
 				}
 				for _, s := range tt.err {
@@ -166,7 +166,7 @@ func TestValidAddress(t *testing.T) {
 		"o'brien@example.co.uk":                 "o'brien@example.co.uk",
 	}
 	for in, want := range good {
-		got, err := rotation.ValidAddress(in)
+		got, err := notify.ValidAddress(in)
 		if err != nil || got != want {
 			t.Errorf("ValidAddress(%q) = %q, %v; want %q", in, got, err, want)
 		}
@@ -178,7 +178,7 @@ func TestValidAddress(t *testing.T) {
 		"alice@example.com.", "alice@example..com", "alice@b@example.com", `"alice smith"@example.com`,
 	}
 	for _, in := range bad {
-		if got, err := rotation.ValidAddress(in); err == nil {
+		if got, err := notify.ValidAddress(in); err == nil {
 			t.Errorf("ValidAddress(%q) = %q, want an error", in, got)
 		} else if !strings.HasPrefix(err.Error(), "invalid address") {
 			t.Errorf("ValidAddress(%q) error %q does not start with \"invalid address\"", in, err)

@@ -1,4 +1,4 @@
-package rotation_test
+package notify_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,8 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
-	"keyrotor/accounts"
 	"keyrotor/internal/awssim"
+	"keyrotor/notify"
+	"keyrotor/report"
 	"keyrotor/rotation"
 )
 
@@ -59,12 +61,27 @@ func (f *mailFakeSES) sent() []*sesv2.SendEmailInput {
 	return slices.Clone(f.ins)
 }
 
-func mailConfig() accounts.NotificationsConfig {
-	return accounts.NotificationsConfig{
-		Enabled: true, Sender: "KeyRotor <keyrotor@example.com>", Region: "eu-west-1",
+func mailConfig() notify.Settings {
+	return notify.Settings{
+		Sender: "KeyRotor <keyrotor@example.com>", Region: "eu-west-1",
 		ConfigurationSet: "keyrotor", ReplyTo: []string{"help@example.com"},
 		RecipientTags: []string{"email"}, SecurityTeam: []string{"security@example.com"},
 	}
+}
+
+// tmplAddress is what package config builds from address_template.
+func tmplAddress(text string) func(accountID, accountName, userName string) (string, error) {
+	t := template.Must(template.New("address_template").Option("missingkey=error").Parse(text))
+	return func(accountID, accountName, userName string) (string, error) {
+		var b strings.Builder
+		err := t.Execute(&b, struct{ AccountID, AccountName, UserName string }{accountID, accountName, userName})
+		return b.String(), err
+	}
+}
+
+func withContacts(cfg notify.Settings, contacts func(string) []string) notify.Settings {
+	cfg.Contacts = contacts
+	return cfg
 }
 
 func mailNotice(kind rotation.Event) rotation.Notice {
@@ -88,9 +105,9 @@ func mailNotice(kind rotation.Event) rotation.Notice {
 	return n
 }
 
-func newMailNotifier(t *testing.T, api rotation.SESAPI, cfg accounts.NotificationsConfig, contacts func(string) []string) *rotation.SESNotifier {
+func newMailNotifier(t *testing.T, api notify.SESAPI, cfg notify.Settings, contacts func(string) []string) *notify.SESNotifier {
 	t.Helper()
-	n, err := rotation.NewSESNotifier(api, cfg, contacts)
+	n, err := notify.NewSESNotifier(api, withContacts(cfg, contacts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +312,7 @@ func TestFetchCommand(t *testing.T) {
 		{"it's; rm -rf /", "", `aws secretsmanager get-secret-value --secret-id 'it'\''s; rm -rf /' --query SecretString --output text`},
 	}
 	for _, tt := range tests {
-		if got := rotation.FetchCommand(tt.secret, tt.region); got != tt.want {
+		if got := notify.FetchCommand(tt.secret, tt.region); got != tt.want {
 			t.Errorf("FetchCommand(%q, %q) = %q, want %q", tt.secret, tt.region, got, tt.want)
 		}
 	}
@@ -351,7 +368,7 @@ func TestNotifyNoRecipientSendsNothing(t *testing.T) {
 	e := mailNotice(rotation.EventIssued)
 	e.UserTags = map[string]string{"email": "Alice <alice@corp.example.com>"}
 	d, err := n.Notify(context.Background(), e)
-	if !errors.Is(err, rotation.ErrNoRecipient) {
+	if !errors.Is(err, notify.ErrNoRecipient) {
 		t.Fatalf("err = %v, want ErrNoRecipient", err)
 	}
 	if !strings.Contains(err.Error(), "notify: no recipient for alice in 123456789012") || len(d.Skipped) != 1 || len(d.To) != 0 {
@@ -482,7 +499,7 @@ func TestTemplateValidationAtStartup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mailConfig()
 			cfg.TemplatesDir = writeTemplates(t, map[string]string{tt.file: tt.text})
-			n, err := rotation.NewSESNotifier(&mailFakeSES{}, cfg, nil)
+			n, err := notify.NewSESNotifier(&mailFakeSES{}, cfg)
 			if err == nil {
 				t.Fatalf("NewSESNotifier accepted %s = %q", tt.file, tt.text)
 			}
@@ -499,15 +516,15 @@ func TestTemplateValidationAtStartup(t *testing.T) {
 
 	cfg := mailConfig()
 	cfg.TemplatesDir = filepath.Join(t.TempDir(), "missing")
-	if _, err := rotation.NewSESNotifier(&mailFakeSES{}, cfg, nil); err == nil || !strings.Contains(err.Error(), "templates_dir") {
+	if _, err := notify.NewSESNotifier(&mailFakeSES{}, cfg); err == nil || !strings.Contains(err.Error(), "templates_dir") {
 		t.Errorf("missing templates_dir: err = %v", err)
 	}
 	cfg = mailConfig()
 	cfg.Sender = "not an address"
-	if _, err := rotation.NewSESNotifier(&mailFakeSES{}, cfg, nil); err == nil || !strings.Contains(err.Error(), "notifications.sender") {
+	if _, err := notify.NewSESNotifier(&mailFakeSES{}, cfg); err == nil || !strings.Contains(err.Error(), "notifications.sender") {
 		t.Errorf("bad sender: err = %v", err)
 	}
-	if _, err := rotation.NewSESNotifier(nil, mailConfig(), nil); err == nil {
+	if _, err := notify.NewSESNotifier(nil, mailConfig()); err == nil {
 		t.Error("nil SES client accepted")
 	}
 }
@@ -538,7 +555,7 @@ func TestMailDataHasNoSecretFields(t *testing.T) {
 			walk(path+"."+f.Name, f.Type)
 		}
 	}
-	for _, v := range []any{rotation.Notice{}, rotation.NoticeMail{}, rotation.Delivery{}, rotation.Digest{}, rotation.DigestMail{}} {
+	for _, v := range []any{rotation.Notice{}, notify.NoticeMail{}, rotation.Delivery{}, notify.Digest{}, notify.DigestMail{}} {
 		walk(reflect.TypeOf(v).String(), reflect.TypeOf(v))
 	}
 	// The guard itself must catch what it is for.
@@ -554,32 +571,54 @@ func TestMailDataHasNoSecretFields(t *testing.T) {
 	}
 }
 
-func TestCountOutcomesAndNotifyFailures(t *testing.T) {
-	out := func(kind rotation.ActionKind, result string, notify rotation.Event, nerr error) rotation.Outcome {
-		return rotation.Outcome{Action: rotation.Action{AccountID: mailAccount, User: "alice", KeyID: mailOldKey, Kind: kind, Notify: notify},
-			Result: result, NotifyErr: nerr}
+func TestBuildDigestCountsActionsAndFailures(t *testing.T) {
+	started := mailNow.Add(-10 * time.Minute)
+	rep := &report.Report{
+		Run:     report.Run{ID: "r1", Mode: report.ModeApply, Started: started, Ended: mailNow},
+		Summary: report.Summary{Keys: 6, CompliancePct: 80},
+		Accounts: []report.Account{
+			{AccountID: mailAccount, Status: report.AccountOK},
+			{AccountID: "333333333333", Name: "lab", Status: report.AccountError, Error: "assume role: AccessDenied"},
+		},
+		Keys: []report.Key{
+			{AccountID: mailAccount, User: "alice", Action: "issue", Result: "done"},
+			{AccountID: mailAccount, User: "bob", Action: "issue", Result: "done"},
+			{AccountID: mailAccount, User: "carol", Action: "issue", Result: "failed"},
+			{AccountID: mailAccount, User: "dave", Action: "deactivate", Result: "done"},
+			{AccountID: mailAccount, User: "erin"},
+			{AccountID: mailAccount, User: "frank", Action: "hold", Result: "held"},
+		},
+		Notifications: []report.Notification{
+			{AccountID: mailAccount, User: "alice", AccessKeyID: mailOldKey, Event: "issued", Result: report.NotifyFailed, Error: "notify: no recipient for alice"},
+			{AccountID: mailAccount, User: "bob", AccessKeyID: mailNewKey, Event: "issued", Result: report.NotifySent},
+		},
 	}
-	outs := []rotation.Outcome{
-		out(rotation.ActionIssue, rotation.ResultDone, rotation.EventIssued, errors.New("notify: no recipient for alice")),
-		out(rotation.ActionIssue, rotation.ResultDone, rotation.EventIssued, nil),
-		out(rotation.ActionIssue, rotation.ResultFailed, "", nil),
-		out(rotation.ActionDeactivate, rotation.ResultDone, rotation.EventDeactivated, nil),
-		out(rotation.ActionNone, "", "", nil),
-		out(rotation.ActionHold, rotation.ResultHeld, rotation.EventReminder, nil),
+	d, err := notify.BuildDigest(rep, notify.DigestOptions{Files: []string{"a.json"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := []rotation.DigestCount{
+	want := []notify.DigestCount{
 		{Action: "deactivate", Result: "done", Count: 1},
 		{Action: "hold", Result: "held", Count: 1},
 		{Action: "issue", Result: "done", Count: 2},
 		{Action: "issue", Result: "failed", Count: 1},
 	}
-	if got := rotation.CountOutcomes(outs); !slices.Equal(got, want) {
-		t.Errorf("CountOutcomes = %+v, want %+v", got, want)
+	if !slices.Equal(d.Counts, want) {
+		t.Errorf("Counts = %+v, want %+v", d.Counts, want)
 	}
-	wantF := []rotation.NotifyFailure{{AccountID: mailAccount, User: "alice", KeyID: mailOldKey, Event: "issued",
+	wantF := []notify.NotifyFailure{{AccountID: mailAccount, User: "alice", KeyID: mailOldKey, Event: "issued",
 		Error: "notify: no recipient for alice"}}
-	if got := rotation.NotifyFailures(outs); !slices.Equal(got, wantF) {
-		t.Errorf("NotifyFailures = %+v, want %+v", got, wantF)
+	if !slices.Equal(d.NotifyFailures, wantF) {
+		t.Errorf("NotifyFailures = %+v, want %+v", d.NotifyFailures, wantF)
+	}
+	if len(d.FailedAccounts) != 1 || d.FailedAccounts[0].ID != "333333333333" || d.Accounts != 2 {
+		t.Errorf("accounts: %d, failed %+v", d.Accounts, d.FailedAccounts)
+	}
+	if !d.Started.Equal(started) || !d.Finished.Equal(mailNow) || d.Keys != 6 || d.CompliancePct != 80 {
+		t.Errorf("run fields: %+v", d)
+	}
+	if _, err := notify.BuildDigest(rep, notify.DigestOptions{Files: []string{"/nonexistent/r.xlsx"}, AttachXLSX: true}); err == nil {
+		t.Error("BuildDigest attached a file that does not exist")
 	}
 }
 
@@ -594,7 +633,7 @@ type mailSimEnv struct {
 
 const mailSecurityAccount = "222222222222"
 
-func newMailSimEnv(t *testing.T, cfg accounts.NotificationsConfig) *mailSimEnv {
+func newMailSimEnv(t *testing.T, cfg notify.Settings) *mailSimEnv {
 	t.Helper()
 	sim := awssim.New(awssim.WithSeed(7))
 	sim.CreateOrganization("111111111111", "management", "mgmt@example.com")

@@ -1,17 +1,15 @@
-package accounts
+package config
 
 import (
 	"errors"
 	"io/fs"
+	"keyrotor/accounts"
+	"keyrotor/rotation"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
 )
 
 // minimal is the smallest valid configuration: notifications are on by
@@ -41,7 +39,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if p.MaxKeyAge != 60*day || p.DeactivateAfter != 3*day || p.UnusedAfter != 45*day {
 		t.Errorf("PolicyFor(%s) = %+v, want the 60d/3d override on top of defaults", id, p)
 	}
-	if got, want := c.PolicyFor("999999999999"), DefaultPolicy(); got != want {
+	if got, want := c.PolicyFor("999999999999"), rotation.DefaultPolicy(); got != want {
 		t.Errorf("PolicyFor(other) = %+v, want defaults %+v", got, want)
 	}
 	if got := c.RoleFor(id).ARN(id); got != "arn:aws:iam::123456789012:role/KeyrotorPaymentsRole" {
@@ -73,7 +71,7 @@ func TestParseDefaults(t *testing.T) {
 		Role: RoleConfig{
 			Name: "KeyrotorRotationRole", Path: "/", SessionName: "keyrotor", Duration: Duration(time.Hour),
 		},
-		Exemptions: ExemptionsConfig{Tag: TagMatch{Key: "keyrotor:exempt", Value: "true"}},
+		Exemptions: ExemptionsConfig{Tag: TagConfig{Key: "keyrotor:exempt", Value: "true"}},
 		Secrets: SecretsConfig{
 			Region: "us-east-1", NameTemplate: "keyrotor/{{.AccountID}}/{{.UserName}}", UserReadPolicy: true,
 		},
@@ -93,10 +91,10 @@ func TestParseDefaults(t *testing.T) {
 	if len(c.Warnings) != 1 || c.Warnings[0].Field != "notifications.digest" {
 		t.Errorf("warnings = %v, want one about the digest", c.Warnings)
 	}
-	if got := c.PolicyFor("123456789012"); got != DefaultPolicy() {
+	if got := c.PolicyFor("123456789012"); got != rotation.DefaultPolicy() {
 		t.Errorf("PolicyFor with no policy = %+v, want DefaultPolicy", got)
 	}
-	if got := c.RoleFor("123456789012"); got != (RoleSpec{Name: "KeyrotorRotationRole", Path: "/", SessionName: "keyrotor", Duration: time.Hour, Partition: "aws"}) {
+	if got := c.RoleFor("123456789012"); got != (accounts.Role{Name: "KeyrotorRotationRole", Path: "/", SessionName: "keyrotor", Duration: time.Hour, Partition: "aws"}) {
 		t.Errorf("RoleFor = %+v", got)
 	}
 }
@@ -219,12 +217,12 @@ func TestParseErrors(t *testing.T) {
 			if c != nil {
 				t.Errorf("Parse returned a config with an error")
 			}
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("error %v (%T) is not a *ConfigError", err, err)
+				t.Fatalf("error %v (%T) is not a *Error", err, err)
 			}
-			all := ConfigErrors(err)
-			var match *ConfigError
+			all := Errors(err)
+			var match *Error
 			for _, e := range all {
 				if e.Line == tt.line && e.Field == tt.field && strings.Contains(e.Msg, tt.msg) {
 					match = e
@@ -249,7 +247,7 @@ func TestParseErrorNeverEchoesExternalID(t *testing.T) {
 	if strings.Contains(err.Error(), secretish) {
 		t.Errorf("error echoes the external ID: %v", err)
 	}
-	var ce *ConfigError
+	var ce *Error
 	if !errors.As(err, &ce) || ce.Field != "role.external_id" || ce.Line != 4 {
 		t.Errorf("error = %v", err)
 	}
@@ -265,7 +263,7 @@ func TestParseReportsEveryError(t *testing.T) {
 		"concurrency: {accounts: many}",
 		"bogus: 1",
 	))
-	got := errorSummaries(ConfigErrors(err))
+	got := errorSummaries(Errors(err))
 	want := []string{
 		"2 policy.max_key_age",
 		"3 policy.unused_after",
@@ -287,7 +285,7 @@ func TestParseReportsEveryError(t *testing.T) {
 		"report:",
 		"  formats: [pdf]",
 	))
-	got = errorSummaries(ConfigErrors(err))
+	got = errorSummaries(Errors(err))
 	want = []string{
 		"2 notifications.sender",
 		"4 concurrency.per_account",
@@ -302,7 +300,7 @@ func TestParseReportsEveryError(t *testing.T) {
 	}
 }
 
-func errorSummaries(errs []*ConfigError) []string {
+func errorSummaries(errs []*Error) []string {
 	var out []string
 	for _, e := range errs {
 		out = append(out, strconv.Itoa(e.Line)+" "+e.Field)
@@ -312,13 +310,13 @@ func errorSummaries(errs []*ConfigError) []string {
 
 func TestConfigErrorFormat(t *testing.T) {
 	tests := []struct {
-		e    ConfigError
+		e    Error
 		want string
 	}{
-		{ConfigError{File: "accounts.yaml", Line: 14, Field: "policy.max_key_age", Msg: `bad duration "9x" (use e.g. 90d, 36h)`},
+		{Error{File: "accounts.yaml", Line: 14, Field: "policy.max_key_age", Msg: `bad duration "9x" (use e.g. 90d, 36h)`},
 			`accounts.yaml:14: policy.max_key_age: bad duration "9x" (use e.g. 90d, 36h)`},
-		{ConfigError{File: "a.yaml", Line: 2, Msg: "syntax"}, "a.yaml:2: syntax"},
-		{ConfigError{File: "a.yaml", Field: "x", Msg: "m"}, "a.yaml: x: m"},
+		{Error{File: "a.yaml", Line: 2, Msg: "syntax"}, "a.yaml:2: syntax"},
+		{Error{File: "a.yaml", Field: "x", Msg: "m"}, "a.yaml: x: m"},
 	}
 	for _, tt := range tests {
 		if got := tt.e.Error(); got != tt.want {
@@ -441,7 +439,7 @@ func TestPolicyLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top := DefaultPolicy()
+	top := rotation.DefaultPolicy()
 	top.MaxKeyAge = 80 * day
 	top.HardDeadline = 30 * day
 	top.DeleteForeignInactive = true
@@ -453,7 +451,7 @@ func TestPolicyLayers(t *testing.T) {
 
 	tests := []struct {
 		id   string
-		want Policy
+		want rotation.Policy
 	}{
 		{"111111111111", one},
 		{"222222222222", top},
@@ -485,13 +483,13 @@ func TestRoleFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := RoleSpec{Name: "Rotator", Path: "/security/", ExternalID: "org-wide-42", SessionName: "kr", Duration: 2 * time.Hour, Partition: "aws-cn"}
+	base := accounts.Role{Name: "Rotator", Path: "/security/", ExternalID: "org-wide-42", SessionName: "kr", Duration: 2 * time.Hour, Partition: "aws-cn"}
 	one, two := base, base
 	one.Name = "LegacyRotator"
 	two.ExternalID = "special-43"
 	tests := []struct {
 		id   string
-		want RoleSpec
+		want accounts.Role
 		arn  string
 	}{
 		{"111111111111", one, "arn:aws-cn:iam::111111111111:role/security/LegacyRotator"},
@@ -507,8 +505,8 @@ func TestRoleFor(t *testing.T) {
 			t.Errorf("ARN(%s) = %s, want %s", tt.id, arn, tt.arn)
 		}
 	}
-	if got := (RoleSpec{Name: "R"}).ARN("123456789012"); got != "arn:aws:iam::123456789012:role/R" {
-		t.Errorf("zero RoleSpec ARN = %s", got)
+	if got := (accounts.Role{Name: "R"}).ARN("123456789012"); got != "arn:aws:iam::123456789012:role/R" {
+		t.Errorf("zero accounts.Role ARN = %s", got)
 	}
 }
 
@@ -563,11 +561,11 @@ func TestTemplatesAndTags(t *testing.T) {
 	if got, err := (NotificationsConfig{}).Address(d); err != nil || got != "" {
 		t.Errorf("Address without template = %q, %v", got, err)
 	}
-	tag := c.Exemptions.Tag
+	tag := c.RotationExemptions().Tag
 	if !tag.Matches("Exempt", "anything") || tag.Matches("exempt", "x") {
 		t.Errorf("TagMatch %+v with empty value", tag)
 	}
-	def := TagMatch{Key: DefaultExemptTagKey, Value: DefaultExemptTagValue}
+	def := defaultConfig().RotationExemptions().Tag
 	if !def.Matches("keyrotor:exempt", "true") || def.Matches("keyrotor:exempt", "false") {
 		t.Errorf("TagMatch %+v", def)
 	}
@@ -594,44 +592,5 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load("testdata/does-not-exist.yaml")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load(missing) = %v, want fs.ErrNotExist", err)
-	}
-}
-
-// TestDecoderErrorsAreLocated covers the strict decoder that backs up the
-// schema walk: its errors must carry the same file, line and field.
-func TestDecoderErrorsAreLocated(t *testing.T) {
-	tests := []struct {
-		name  string
-		src   []byte
-		line  int
-		field string
-		msg   string
-	}{
-		{"scalar for int", lines("region: us-east-1", "concurrency:", "  accounts: many"), 3, "concurrency.accounts", `want a whole number, got "many"`},
-		{"mapping for string", lines("region:", "  a: 1"), 2, "region", "want a string, got a mapping"},
-		{"unknown field", lines("report:", "  out: x", "  bogus: 1"), 3, "report.bogus", `unknown field "bogus"`},
-		{"bad duration", lines("policy:", "  max_key_age: 9x"), 2, "policy.max_key_age", `bad duration "9x"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, err := parser.ParseBytes(tt.src, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body := f.Docs[0].Body
-			idx := &configIndex{lines: map[string]int{}, tokens: map[*token.Token]string{}, positions: map[[2]int]string{}, accountIDs: map[string]string{}, rootLine: 1}
-			(&schemaCheck{file: "accounts.yaml", idx: idx}).walk(body, reflect.TypeFor[Config](), "", "")
-			decodeErr := yaml.NodeToValue(body, defaultConfig(), yaml.Strict())
-			if decodeErr == nil {
-				t.Fatal("decoder accepted the document")
-			}
-			var ce *ConfigError
-			if !errors.As(yamlErrorToConfigError("accounts.yaml", idx, decodeErr), &ce) {
-				t.Fatalf("not a ConfigError: %v", decodeErr)
-			}
-			if ce.File != "accounts.yaml" || ce.Line != tt.line || ce.Field != tt.field || !strings.Contains(ce.Msg, tt.msg) {
-				t.Errorf("got %v, want accounts.yaml:%d: %s: ...%s...", ce, tt.line, tt.field, tt.msg)
-			}
-		})
 	}
 }

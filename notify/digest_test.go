@@ -1,4 +1,4 @@
-package rotation_test
+package notify_test
 
 import (
 	"bytes"
@@ -15,21 +15,21 @@ import (
 	"testing"
 	"time"
 
-	"keyrotor/rotation"
+	"keyrotor/notify"
 )
 
-func mailDigest() rotation.Digest {
-	return rotation.Digest{
+func mailDigest() notify.Digest {
+	return notify.Digest{
 		RunID: "20261126T060000Z-ab12", Mode: "apply",
 		Started: mailNow, Finished: mailNow.Add(90 * time.Second),
 		Accounts: 3, Keys: 40, CompliancePct: 92.5,
-		Counts: []rotation.DigestCount{
+		Counts: []notify.DigestCount{
 			{Action: "deactivate", Result: "done", Count: 2},
 			{Action: "issue", Result: "done", Count: 5},
 			{Action: "issue", Result: "failed", Count: 1},
 		},
-		FailedAccounts: []rotation.FailedAccount{{ID: "333333333333", Name: "R&D <lab>", Error: "assume role in 333333333333: AccessDenied"}},
-		NotifyFailures: []rotation.NotifyFailure{{AccountID: mailAccount, User: "bob", KeyID: mailOldKey, Event: "issued",
+		FailedAccounts: []notify.FailedAccount{{ID: "333333333333", Name: "R&D <lab>", Error: "assume role in 333333333333: AccessDenied"}},
+		NotifyFailures: []notify.NotifyFailure{{AccountID: mailAccount, User: "bob", KeyID: mailOldKey, Event: "issued",
 			Error: "notify: no recipient for bob in 123456789012"}},
 		ReportFiles: []string{"reports/keyrotor-20261126T060000Z.json", "reports/keyrotor-20261126T060000Z.xlsx"},
 		ReportS3:    []string{"s3://audit-bucket/keyrotor/keyrotor-20261126T060000Z.xlsx"},
@@ -91,7 +91,7 @@ func TestSendDigestSimple(t *testing.T) {
 		t.Errorf("HTML does not escape the account name:\n%s", m.HTML)
 	}
 
-	empty := rotation.Digest{RunID: "r2", Mode: "audit"}
+	empty := notify.Digest{RunID: "r2", Mode: "audit"}
 	d, err = n.SendDigest(context.Background(), empty)
 	if err != nil {
 		t.Fatal(err)
@@ -103,13 +103,12 @@ func TestSendDigestSimple(t *testing.T) {
 
 func TestSendDigestWithAttachment(t *testing.T) {
 	cfg := mailConfig()
-	cfg.AttachXLSX = true
 	e := newMailSimEnv(t, cfg)
 	e.sim.VerifyEmailIdentity(mailSecurityAccount, "eu-west-1", "example.com")
 	n := newMailNotifier(t, e.ses, cfg, nil)
 	data := xlsxLike(200_000)
 	dg := mailDigest()
-	dg.Attachment = &rotation.Attachment{Name: "/var/lib/keyrotor/reports/keyrotor-20261126T060000Z.xlsx", Data: data}
+	dg.Attachment = &notify.Attachment{Name: "/var/lib/keyrotor/reports/keyrotor-20261126T060000Z.xlsx", Data: data}
 	d, err := n.SendDigest(context.Background(), dg)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +224,7 @@ func TestSendDigestTooLargeToAttach(t *testing.T) {
 	ses := &mailFakeSES{}
 	n := newMailNotifier(t, ses, mailConfig(), nil)
 	dg := mailDigest()
-	dg.Attachment = &rotation.Attachment{Name: "big.xlsx", Data: xlsxLike(9 << 20)}
+	dg.Attachment = &notify.Attachment{Name: "big.xlsx", Data: xlsxLike(9 << 20)}
 	if _, err := n.SendDigest(context.Background(), dg); err != nil {
 		t.Fatal(err)
 	}
@@ -247,11 +246,11 @@ func TestSendDigestErrors(t *testing.T) {
 	ses := &mailFakeSES{}
 	n := newMailNotifier(t, ses, cfg, nil)
 	_, err := n.SendDigest(context.Background(), mailDigest())
-	if !errors.Is(err, rotation.ErrNoRecipient) || !strings.Contains(err.Error(), "digest of run 20261126T060000Z-ab12") {
+	if !errors.Is(err, notify.ErrNoRecipient) || !strings.Contains(err.Error(), "digest of run 20261126T060000Z-ab12") {
 		t.Errorf("err = %v, want ErrNoRecipient for the digest", err)
 	}
 	dg := mailDigest()
-	dg.Attachment = &rotation.Attachment{Name: "empty.xlsx"}
+	dg.Attachment = &notify.Attachment{Name: "empty.xlsx"}
 	n = newMailNotifier(t, ses, mailConfig(), nil)
 	if _, err := n.SendDigest(context.Background(), dg); err == nil || !strings.Contains(err.Error(), "empty.xlsx is empty") {
 		t.Errorf("empty attachment: err = %v", err)

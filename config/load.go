@@ -1,0 +1,180 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"keyrotor/internal/yamlstrict"
+	"keyrotor/report"
+)
+
+// Error is one problem in accounts.yaml, located by file, line and the
+// dotted field path (e.g. "accounts[0].policy.max_key_age").
+type Error = yamlstrict.Error
+
+// Errors returns every *Error in err, which may be a single *Error or
+// several joined with errors.Join.
+func Errors(err error) []*Error { return yamlstrict.Errors(err) }
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses, defaults and validates a configuration. file names the
+// source in errors. Every error is an *Error, or several joined with
+// errors.Join (see Errors). Structural problems (syntax, unknown keys,
+// wrong types, bad scalars) are reported together first; rule violations are
+// reported together once the structure is sound.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := defaultConfig()
+	idx, err := yamlstrict.Decode(file, data, cfg, yamlstrict.Options{
+		Literals: map[string]func(ast.Node) (string, error){"account_id": accountIDFromYAML},
+	})
+	if err != nil {
+		return nil, err
+	}
+	restoreAccountIDs(idx, cfg)
+	cfg.File = file
+
+	v := validator{file: file, idx: idx, seen: map[string]bool{}}
+	v.validate(cfg)
+	if len(v.errs) > 0 {
+		return nil, yamlstrict.Join(v.errs)
+	}
+	cfg.applyDerivedDefaults()
+	yamlstrict.Sort(v.warns)
+	cfg.Warnings = v.warns
+	return cfg, nil
+}
+
+// accountIDFromYAML reads a 12-digit account ID from a quoted or unquoted
+// scalar. It uses the literal text: YAML reads an unquoted 000000000001 as
+// the number 1, and the decoder would hand us "1".
+func accountIDFromYAML(node ast.Node) (string, error) {
+	text, ok := yamlstrict.ScalarText(node)
+	if !ok {
+		return "", fmt.Errorf("want a 12-digit account ID, got %s", yamlstrict.Describe(node))
+	}
+	if !patterns.accountID.MatchString(text) {
+		return "", fmt.Errorf("bad account ID %q (want exactly 12 digits)", text)
+	}
+	return text, nil
+}
+
+// restoreAccountIDs puts back the literal account IDs that the decoder may
+// have read as numbers.
+func restoreAccountIDs(idx *yamlstrict.Index, c *Config) {
+	for i := range c.ExcludeAccounts {
+		if id, ok := idx.Literal(fmt.Sprintf("exclude_accounts[%d]", i)); ok {
+			c.ExcludeAccounts[i] = id
+		}
+	}
+	for i := range c.Accounts {
+		if id, ok := idx.Literal(fmt.Sprintf("accounts[%d].id", i)); ok {
+			c.Accounts[i].ID = id
+		}
+	}
+}
+
+// defaultConfig is the configuration an empty file would give, before
+// derived defaults. Decoding overlays the file onto it, so a key that is
+// absent or null keeps its default.
+func defaultConfig() *Config {
+	return &Config{
+		Region:       DefaultRegion,
+		Organization: OrganizationConfig{Discovery: true},
+		Role: RoleConfig{
+			Name:        DefaultRoleName,
+			Path:        "/",
+			SessionName: DefaultSessionName,
+			Duration:    Duration(time.Hour),
+		},
+		Exemptions: ExemptionsConfig{Tag: TagConfig{Key: DefaultExemptTagKey, Value: DefaultExemptTagValue}},
+		Secrets:    SecretsConfig{NameTemplate: DefaultSecretNameTemplate, UserReadPolicy: true},
+		Notifications: NotificationsConfig{
+			Enabled:       true,
+			RecipientTags: []string{"email", "Email", "owner"},
+			Digest:        true,
+		},
+		Concurrency: ConcurrencyConfig{Accounts: 16, PerAccount: 4},
+		Report:      ReportConfig{Out: "reports", Formats: slices.Clone(report.Formats)},
+	}
+}
+
+// applyDerivedDefaults fills settings whose default is another setting.
+// It runs after validation so that an error names the setting the user
+// actually wrote.
+func (c *Config) applyDerivedDefaults() {
+	if c.Secrets.Region == "" {
+		c.Secrets.Region = c.Region
+	}
+	if c.Notifications.Region == "" {
+		c.Notifications.Region = c.Region
+	}
+}
+
+// partition maps a region to its ARN partition.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	}
+	return "aws"
+}
+
+// renderTemplate executes a configuration template. Templates are parsed
+// on each call: they are tiny, and this keeps the config types plain
+// comparable data.
+func renderTemplate(name, text string, d TemplateData) (string, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("parse %s: %w", name, err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return "", fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// patterns are the formats AWS accepts for the identifiers in the file, so
+// that a typo fails at load time rather than in member account 412.
+var patterns = struct {
+	accountID, ou, region, roleName, userName, groupName, rolePath,
+	externalID, sessionName, tagKey, tagValue, sesConfigSet, secretName,
+	kmsKey *regexp.Regexp
+}{
+	accountID:    regexp.MustCompile(`^\d{12}$`),
+	ou:           regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$`),
+	region:       regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`),
+	roleName:     regexp.MustCompile(`^[\w+=,.@-]{1,64}$`),
+	userName:     regexp.MustCompile(`^[\w+=,.@-]{1,64}$`),
+	groupName:    regexp.MustCompile(`^[\w+=,.@-]{1,128}$`),
+	rolePath:     regexp.MustCompile(`^/([\x21-\x7E]{0,510}/)?$`),
+	externalID:   regexp.MustCompile(`^[\w+=,.@:/-]+$`),
+	sessionName:  regexp.MustCompile(`^[\w+=,.@-]{1,32}$`),
+	tagKey:       regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`),
+	tagValue:     regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`),
+	sesConfigSet: regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`),
+	secretName:   regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`),
+	kmsKey: regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|` +
+		`alias/[A-Za-z0-9/_-]+|mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`),
+}

@@ -1,0 +1,67 @@
+package notify
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"keyrotor/report"
+)
+
+// DigestOptions are what a digest says beyond the report itself.
+type DigestOptions struct {
+	// Files and S3 are where the report was written.
+	Files, S3 []string
+	// AttachXLSX attaches the XLSX file among Files.
+	AttachXLSX bool
+}
+
+// BuildDigest summarizes a finished run for the security team from its
+// report: the run's times, accounts, compliance, the actions taken by
+// result, failed accounts and undelivered notices.
+func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
+	d := Digest{
+		RunID: rep.Run.ID, Mode: rep.Run.Mode, Started: rep.Run.Started, Finished: rep.Run.Ended,
+		Accounts: len(rep.Accounts), Keys: rep.Summary.Keys, CompliancePct: rep.Summary.CompliancePct,
+		ReportFiles: o.Files, ReportS3: o.S3,
+	}
+	counts := map[DigestCount]int{}
+	for _, k := range rep.Keys {
+		if k.Action != "" {
+			counts[DigestCount{Action: k.Action, Result: k.Result}]++
+		}
+	}
+	for c, n := range counts {
+		c.Count = n
+		d.Counts = append(d.Counts, c)
+	}
+	slices.SortFunc(d.Counts, func(a, b DigestCount) int {
+		return cmp.Or(strings.Compare(a.Action, b.Action), strings.Compare(a.Result, b.Result))
+	})
+	for _, a := range rep.Accounts {
+		if a.Status == report.AccountError {
+			d.FailedAccounts = append(d.FailedAccounts, FailedAccount{ID: a.AccountID, Name: a.Name, Error: a.Error})
+		}
+	}
+	for _, nt := range rep.Notifications {
+		if nt.Result == report.NotifyFailed {
+			d.NotifyFailures = append(d.NotifyFailures, NotifyFailure{AccountID: nt.AccountID, User: nt.User,
+				KeyID: nt.AccessKeyID, Event: nt.Event, Error: nt.Error})
+		}
+	}
+	if o.AttachXLSX {
+		for _, f := range o.Files {
+			if strings.HasSuffix(f, "."+report.FormatXLSX) {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return Digest{}, fmt.Errorf("attach report %s: %w", f, err)
+				}
+				d.Attachment = &Attachment{Name: filepath.Base(f), Data: data}
+			}
+		}
+	}
+	return d, nil
+}

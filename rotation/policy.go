@@ -1,0 +1,96 @@
+package rotation
+
+import (
+	"errors"
+	"time"
+)
+
+// Policy is the rotation policy in force for one account. It is plain data so
+// that the planner can be a pure function of it; package config builds it
+// from accounts.yaml.
+type Policy struct {
+	// MaxKeyAge is the age at which an active key is stale and a new key is
+	// issued (CIS 1.14: 90 days).
+	MaxKeyAge time.Duration
+	// UnusedAfter is how long an active key may go without use before it is
+	// reported as unused (CIS 1.12: 45 days).
+	UnusedAfter time.Duration
+	// DeactivateAfter is the grace period between issuing the new key and
+	// deactivating the old one.
+	DeactivateAfter time.Duration
+	// DeleteAfter is the grace period between keyrotor deactivating the old
+	// key and deleting it, measured from the recorded deactivation time.
+	DeleteAfter time.Duration
+	// HardDeadline, when non-zero, is the time after issue at which the old
+	// key is deactivated even if it is still in use. Zero means never.
+	HardDeadline time.Duration
+	// DeleteForeignInactive allows deleting inactive keys that keyrotor did
+	// not deactivate itself, when they meet the two conditions below.
+	DeleteForeignInactive bool
+	// ForeignMinAge is the minimum key age for a foreign inactive key to be
+	// deleted.
+	ForeignMinAge time.Duration
+	// ForeignUnusedFor is how long a foreign inactive key must have gone
+	// unused before it is deleted.
+	ForeignUnusedFor time.Duration
+}
+
+// DefaultPolicy returns the CIS-aligned defaults documented in accounts.yaml.
+func DefaultPolicy() Policy {
+	const day = 24 * time.Hour
+	return Policy{
+		MaxKeyAge:        90 * day,
+		UnusedAfter:      45 * day,
+		DeactivateAfter:  7 * day,
+		DeleteAfter:      7 * day,
+		ForeignMinAge:    90 * day,
+		ForeignUnusedFor: 90 * day,
+	}
+}
+
+// Exemptions name the users keyrotor reports but never changes, beyond the
+// per-account lists a target carries.
+type Exemptions struct {
+	// Tag exempts users carrying this IAM tag.
+	Tag TagMatch
+	// Groups exempts members of these IAM groups, in every account.
+	Groups []string
+	// Users exempts these IAM user names in every account.
+	Users []string
+}
+
+// TagMatch matches an IAM tag by key and, unless Value is empty, value.
+type TagMatch struct {
+	Key   string // tag key, matched exactly
+	Value string // tag value; empty matches any value
+}
+
+// Matches reports whether a tag with this key and value satisfies t. IAM
+// tag keys are case-sensitive, so the key is compared exactly.
+func (t TagMatch) Matches(key, value string) bool {
+	return t.Key != "" && key == t.Key && (t.Value == "" || value == t.Value)
+}
+
+// SecretSettings say where and how the secrets of new keys are stored.
+type SecretSettings struct {
+	// Region is the Secrets Manager region.
+	Region string
+	// KMSKeyID encrypts newly created secrets; "" uses the account's
+	// aws/secretsmanager key.
+	KMSKeyID string
+	// UserReadPolicy attaches a resource policy letting the key's IAM user
+	// read its own secret.
+	UserReadPolicy bool
+	// Name gives the secret name of a user in an account (from the
+	// configured template); it must give every user a name of their own.
+	Name func(accountID, accountName, userName string) (string, error)
+}
+
+// SecretName renders the secret name of one user, failing when no name
+// function is configured.
+func (s SecretSettings) SecretName(accountID, accountName, userName string) (string, error) {
+	if s.Name == nil {
+		return "", errors.New("no secret name template configured")
+	}
+	return s.Name(accountID, accountName, userName)
+}
