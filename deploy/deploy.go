@@ -319,3 +319,27 @@ func isAccountID(s string) bool {
 	}
 	return true
 }
+
+// SecretPrefix is the secret name prefix the shipped rotation policy allows
+// (keyrotor/): the part of its Secrets Manager resource after "secret:",
+// without the trailing wildcard. Secret names outside it fail every secret
+// call of a run.
+func SecretPrefix() (string, error) {
+	doc, err := Policy(MemberRotationPolicy)
+	if err != nil {
+		return "", err
+	}
+	for _, st := range doc.Statement {
+		for _, a := range st.Action {
+			if a != "secretsmanager:CreateSecret" {
+				continue
+			}
+			for _, r := range st.Resource {
+				if _, name, ok := strings.Cut(r, ":secret:"); ok {
+					return strings.TrimSuffix(name, "*"), nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("deploy/iam/%s.json grants secretsmanager:CreateSecret on no secret", MemberRotationPolicy)
+}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -43,10 +44,16 @@ func MaskKeyID(id string) string {
 	return "…" + string(runes[len(runes)-4:])
 }
 
+// MaskKeyIDs masks every access key ID in free text (an error message, a
+// log line) with MaskKeyID.
+func MaskKeyIDs(s string) string {
+	return keyIDInText.ReplaceAllStringFunc(s, MaskKeyID)
+}
+
 // maskText masks every access key ID in s and puts it on one line, so that
 // one cell cannot break the table.
 func maskText(s string) string {
-	s = keyIDInText.ReplaceAllStringFunc(s, MaskKeyID)
+	s = MaskKeyIDs(s)
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case '\n', '\r', '\t', '\v', '\f':
@@ -178,4 +185,15 @@ func eligibleKeys(keys []Key) int {
 		}
 	}
 	return n
+}
+
+// LogSummary records the summary WriteSummary prints as one structured log
+// record, for schedulers whose log pipeline takes nothing but JSON lines.
+func LogSummary(log *slog.Logger, r *Report, files []string) {
+	s := r.Summary
+	log.Info("run summary", "run", r.Run.ID, "mode", r.Run.Mode, "interrupted", r.Run.Interrupted,
+		"accounts_ok", s.AccountsOK, "accounts_failed", s.AccountsFailed, "accounts_skipped", s.AccountsSkipped,
+		"users", s.Users, "keys", s.Keys, "active_keys", s.ActiveKeys, "exempt_keys", s.ExemptKeys,
+		"compliance_pct", s.CompliancePct, "findings", s.Findings, "actions", s.Actions, "results", s.Results,
+		"files", files)
 }

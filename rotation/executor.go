@@ -5,13 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"keyrotor/internal/awsclient"
 	"log/slog"
 	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"golang.org/x/sync/errgroup"
@@ -326,7 +325,7 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 	// follows would look like another run's doing. So only throttling,
 	// which AWS rejected before acting, is retried here.
 	created, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u.Name)},
-		func(o *iam.Options) { o.Retryer = throttleOnlyRetryer() })
+		func(o *iam.Options) { o.Retryer = awsclient.ThrottleOnlyRetryer() })
 	var limit *types.LimitExceededException
 	if errors.As(err, &limit) {
 		// The plan counted a free slot; someone took it since: another run
@@ -593,17 +592,6 @@ func (r *userRun) deleteKey(ctx context.Context, keyID string) error {
 		return nil
 	}
 	return err
-}
-
-// throttleOnlyRetryer retries throttled calls with backoff and nothing else.
-func throttleOnlyRetryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = 10
-		o.MaxBackoff = 20 * time.Second
-		o.RateLimiter = ratelimit.None
-		throttle := retry.ThrottleErrorCode{Codes: retry.DefaultThrottleErrorCodes}
-		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(throttle.IsErrorThrottle)}
-	})
 }
 
 // keyStatus reads a key's current status ("" if the key is gone).

@@ -257,6 +257,9 @@ func passiveResult(k ActionKind) string {
 	return ""
 }
 
+// Phases are the values Filters.Phases may hold, in lifecycle order.
+var Phases = []string{"issue", "deactivate", "delete"}
+
 // phaseOf maps an action to the --phase that covers it ("" for
 // housekeeping that every phase may do).
 func phaseOf(k ActionKind) string {

@@ -181,6 +181,7 @@ func reportFiles(t *testing.T, dir string) map[string]string {
 }
 
 func TestAuditEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	out := h.outDir("audit")
 	res := h.runAt("audit", "--out", out)
@@ -405,6 +406,7 @@ func checkCSV(t *testing.T, path string, keys int) {
 }
 
 func TestAuditExitCodes(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	tests := []struct {
 		name string
@@ -451,6 +453,7 @@ func TestAuditExitCodes(t *testing.T) {
 }
 
 func TestAuditReportNotWritable(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	blocker := filepath.Join(h.dir, "not-a-dir")
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
@@ -463,6 +466,7 @@ func TestAuditReportNotWritable(t *testing.T) {
 }
 
 func TestAuditConfigErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		extra string
@@ -506,6 +510,7 @@ func TestAuditConfigErrors(t *testing.T) {
 }
 
 func TestRotateWithoutApplyWritesNothing(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	before := h.sim.Keys("")
 	out := h.outDir("plan")
@@ -543,6 +548,7 @@ func TestRotateWithoutApplyWritesNothing(t *testing.T) {
 }
 
 func TestAccountsPreflight(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	res := h.runAt("accounts")
 	if res.code != ExitPartial {
@@ -597,6 +603,7 @@ func TestAccountsPreflight(t *testing.T) {
 }
 
 func TestAuditJSONLogs(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	res := h.runAt("--log-format", "json", "audit", "--out", h.outDir("json-logs"))
 	if res.code != ExitPartial {
@@ -680,6 +687,7 @@ func (h *harness) setConcurrency(accounts, perAccount int) {
 }
 
 func TestAuditInterrupted(t *testing.T) {
+	t.Parallel()
 	h := newAuditHarness(t)
 	// One account at a time, one call at a time, each call slow: the run is
 	// still in its second account when it is interrupted.
@@ -709,10 +717,8 @@ func TestAuditInterrupted(t *testing.T) {
 			}
 		}
 	}()
-	restore := setClock(h.sim.Now)
 	var stdout, stderr syncBuffer
-	code := run(ctx, []string{"--config", h.config, "audit", "--out", out}, &stdout, &stderr)
-	restore()
+	code := run(ctx, []string{"--config", h.config, "audit", "--out", out}, h.env(&stdout, &stderr, h.sim.Now))
 	close(stop)
 	select {
 	case <-cancelled:

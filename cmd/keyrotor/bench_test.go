@@ -117,7 +117,7 @@ func BenchmarkAuditOrg(b *testing.B) {
 		}
 		var stderr bytes.Buffer
 		start := time.Now()
-		code := run(context.Background(), args, io.Discard, &stderr)
+		code := run(context.Background(), args, &Env{Stdout: io.Discard, Stderr: &stderr, Now: time.Now, Getenv: os.Getenv})
 		elapsed := time.Since(start)
 		if code != ExitOK {
 			b.Fatalf("audit exit %d\n%s", code, stderr.String())

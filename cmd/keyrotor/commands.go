@@ -1,34 +1,65 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
+	"keyrotor/accounts"
+	"keyrotor/internal/demo"
+	"keyrotor/job"
+	"keyrotor/preflight"
 	"keyrotor/report"
 	"keyrotor/rotation"
 )
 
+// jobFlags are the flags audit and rotate share.
+type jobFlags struct {
+	out            string
+	formats        []string
+	failOnFindings bool
+	accounts       []string
+	shard          string
+	reportS3       string
+}
+
+func addJobFlags(cmd *cobra.Command, f *jobFlags) {
+	fs := cmd.Flags()
+	fs.StringVarP(&f.out, "out", "o", "", "report directory (default: report.out from the config)")
+	fs.StringSliceVar(&f.formats, "format", nil, "report formats: "+strings.Join(report.Formats, ", ")+" (default: report.formats from the config)")
+	fs.BoolVar(&f.failOnFindings, "fail-on-findings", false, "exit 4 when any non-exempt key has a finding")
+	fs.StringSliceVar(&f.accounts, "account", nil, "work only on these account IDs (repeatable)")
+	fs.StringVar(&f.shard, "shard", "", "work only on shard i/n of the accounts (stable hash of the account ID); join the shards' JSON with 'report merge'")
+	fs.StringVar(&f.reportS3, "report-s3", "", "also upload the report files to s3://bucket/prefix (default: report.s3 from the config)")
+}
+
 func newAuditCmd(g *globalFlags) *cobra.Command {
-	o := jobOptions{mode: rotation.ModeAudit}
+	var f jobFlags
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Report every key's compliance and what rotate would do; changes nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCommand(cmd, g, o)
+			return runJob(cmd, g, f, job.Options{Mode: rotation.ModeAudit})
 		},
 	}
-	addJobFlags(cmd, &o)
+	addJobFlags(cmd, &f)
 	return cmd
 }
 
 func newRotateCmd(g *globalFlags) *cobra.Command {
-	o := jobOptions{mode: rotation.ModePlan}
-	var apply bool
+	var (
+		f     jobFlags
+		apply bool
+		o     = job.Options{Mode: rotation.ModePlan}
+	)
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Plan rotation steps; with --apply, carry them out",
@@ -38,54 +69,61 @@ delete it delete_after later. Without --apply it only plans and reports.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if apply {
-				o.mode = rotation.ModeApply
+				o.Mode = rotation.ModeApply
 			}
-			for _, p := range o.filters.Phases {
-				if !slices.Contains([]string{"issue", "deactivate", "delete"}, p) {
-					return usageError{fmt.Errorf("--phase %q: want issue, deactivate or delete", p)}
+			for _, p := range o.Filters.Phases {
+				if !slices.Contains(rotation.Phases, p) {
+					return usageError{fmt.Errorf("--phase %q: want %s", p, strings.Join(rotation.Phases, ", "))}
 				}
 			}
-			return runCommand(cmd, g, o)
+			return runJob(cmd, g, f, o)
 		},
 	}
-	addJobFlags(cmd, &o)
-	f := cmd.Flags()
-	f.BoolVar(&apply, "apply", false, "carry out the plan (without it, no write call is made)")
-	f.StringSliceVar(&o.filters.Users, "user", nil, "act only on these IAM users (repeatable)")
-	f.StringSliceVar(&o.filters.Phases, "phase", nil, "act only in these phases: issue, deactivate, delete (repeatable)")
-	f.BoolVar(&o.notify, "notify", true, "send notifications (use --notify=false to turn mail off for this run)")
+	addJobFlags(cmd, &f)
+	fs := cmd.Flags()
+	fs.BoolVar(&apply, "apply", false, "carry out the plan (without it, no write call is made)")
+	fs.StringSliceVar(&o.Filters.Users, "user", nil, "act only on these IAM users (repeatable)")
+	fs.StringSliceVar(&o.Filters.Phases, "phase", nil, "act only in these phases: "+strings.Join(rotation.Phases, ", ")+" (repeatable)")
+	fs.BoolVar(&o.Notify, "notify", true, "send notifications (use --notify=false to turn mail off for this run)")
 	return cmd
 }
 
-func addJobFlags(cmd *cobra.Command, o *jobOptions) {
-	f := cmd.Flags()
-	f.StringVarP(&o.out, "out", "o", "", "report directory (default: report.out from the config)")
-	f.StringSliceVar(&o.formats, "format", nil, "report formats: json, xlsx, csv (default: report.formats from the config)")
-	f.BoolVar(&o.failOnFindings, "fail-on-findings", false, "exit 4 when any non-exempt key has a finding")
-	f.StringSliceVar(&o.accounts, "account", nil, "work only on these account IDs (repeatable)")
-	f.StringVar(&o.shard, "shard", "", "work only on shard i/n of the accounts (stable hash of the account ID); join the shards' JSON with 'report merge'")
-	f.StringVar(&o.reportS3, "report-s3", "", "also upload the report files to s3://bucket/prefix (default: report.s3 from the config)")
-}
-
-// runCommand is the shared body of audit and rotate.
-func runCommand(cmd *cobra.Command, g *globalFlags, o jobOptions) error {
+// runJob is the shared body of audit and rotate.
+func runJob(cmd *cobra.Command, g *globalFlags, f jobFlags, o job.Options) error {
 	ctx := cmd.Context()
-	// A bad --format must stop the run before it calls AWS, not after an
-	// org-wide inventory whose report then cannot be written.
-	for _, f := range o.formats {
-		if !slices.Contains(report.Formats, f) {
-			return usageError{fmt.Errorf("--format %q: want %s", f, strings.Join(report.Formats, ", "))}
+	// A bad --format or --shard must stop the run before it calls AWS, not
+	// after an org-wide inventory whose report then cannot be written.
+	for _, ft := range f.formats {
+		if !slices.Contains(report.Formats, ft) {
+			return usageError{fmt.Errorf("--format %q: want %s", ft, strings.Join(report.Formats, ", "))}
 		}
+	}
+	shard, err := accounts.ParseShard(f.shard)
+	if err != nil {
+		return usageError{fmt.Errorf("--shard: %w", err)}
 	}
 	ss, err := g.setup(ctx)
 	if err != nil {
 		return err
 	}
-	res, err := runJob(ctx, g, ss.log, ss.conf, ss.aws, o)
+	o.Out, o.Formats, o.ReportS3 = f.out, f.formats, f.reportS3
+	o.Select = accounts.Selection{Only: f.accounts, Shard: shard}
+	o.Version, o.Now, o.Getenv, o.Logger = version, g.env.Now, g.env.Getenv, ss.log
+	o.Progress, o.Written = g.progress(ss.log), g.summary(ss.log)
+	res, err := job.Run(ctx, ss.aws, ss.conf, o)
 	if err != nil {
-		return errCode(ExitFailed, err)
+		return jobError(err)
 	}
-	return errCode(res.code, nil)
+	if len(res.S3) > 0 {
+		fmt.Fprintf(g.env.Stderr, "Uploaded: %s\n", strings.Join(res.S3, " "))
+	}
+	switch res.Status(f.failOnFindings) {
+	case job.StatusPartial:
+		return errCode(ExitPartial, nil)
+	case job.StatusFindings:
+		return errCode(ExitFindings, nil)
+	}
+	return nil
 }
 
 func newAccountsCmd(g *globalFlags) *cobra.Command {
@@ -98,10 +136,117 @@ checks what an audit needs (the same checks as 'preflight --mode audit'). Use
 'preflight' before enabling rotate --apply.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return checkReadiness(cmd.Context(), g, rotation.ModeAudit, only)
+			return checkReadiness(cmd, g, rotation.ModeAudit, only)
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "account", nil, "check only these account IDs (repeatable)")
+	return cmd
+}
+
+func newPreflightCmd(g *globalFlags) *cobra.Command {
+	var (
+		mode string
+		only []string
+	)
+	cmd := &cobra.Command{
+		Use:   "preflight",
+		Short: "Check that every target account is ready for a run; changes nothing",
+		Long: `preflight checks, for every target account, what a run in --mode needs: that the
+rotation role can be assumed, that it has every permission the mode calls (asked with
+iam:SimulatePrincipalPolicy), that harmless reads work (ListUsers, the credential
+report), and that secret names fall under the keyrotor/ prefix the shipped policy
+allows. For --mode apply with notifications enabled it also checks that the SES sender
+identity is verified in the central account. It prints one line per account and exits
+3 when any is not ready.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, ok := map[string]rotation.Mode{"audit": rotation.ModeAudit, "apply": rotation.ModeApply}[mode]
+			if !ok {
+				return usageError{fmt.Errorf("--mode %q: want audit or apply", mode)}
+			}
+			return checkReadiness(cmd, g, m, only)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&mode, "mode", "apply", "the mode to check for: audit or apply (rotate --apply)")
+	f.StringSliceVar(&only, "account", nil, "check only these account IDs (repeatable)")
+	return cmd
+}
+
+// checkReadiness prints whether each target is ready for mode; not-ready
+// accounts make exit code 3.
+func checkReadiness(cmd *cobra.Command, g *globalFlags, mode rotation.Mode, only []string) error {
+	ctx := cmd.Context()
+	ss, err := g.setup(ctx)
+	if err != nil {
+		return err
+	}
+	conf := ss.conf
+	tg, skipped, err := job.Targets(ctx, ss.aws, conf, accounts.Selection{Only: only})
+	if err != nil {
+		return jobError(err)
+	}
+	o := preflight.Options{
+		Mode: mode, Targets: tg, Skipped: skipped,
+		Connect: job.Connector(ss.aws, conf, job.NewRunID(g.env.Now())),
+		Secrets: conf.RotationSecrets(), Exempt: conf.RotationExemptions(), Parallel: conf.Concurrency.Accounts,
+	}
+	if mode == rotation.ModeApply && conf.Notifications.Enabled {
+		o.SES = sesv2.NewFromConfig(ss.aws, func(so *sesv2.Options) { so.Region = conf.Notifications.Region })
+		o.Sender, o.SenderRegion = conf.Notifications.Sender, conf.Notifications.Region
+	}
+	err = preflight.WriteTable(g.env.Stdout, preflight.Check(ctx, o), len(tg))
+	var nr *preflight.NotReadyError
+	switch {
+	case errors.As(err, &nr):
+		return errCode(ExitPartial, err)
+	case err != nil:
+		return errCode(ExitFailed, err)
+	}
+	return nil
+}
+
+func newReactivateCmd(g *globalFlags) *cobra.Command {
+	var account, user, key string
+	cmd := &cobra.Command{
+		Use:   "reactivate",
+		Short: "Roll back a deactivation during the grace period",
+		Long: `reactivate sets an old key that keyrotor deactivated Active again and records it,
+so the deletion clock stops. keyrotor re-evaluates the key deactivate_after later and
+deactivates it again only once it is no longer used.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if account == "" || user == "" || key == "" {
+				return usageError{errors.New("--account, --user and --key are all required")}
+			}
+			ctx := cmd.Context()
+			ss, err := g.setup(ctx)
+			if err != nil {
+				return err
+			}
+			now := g.env.Now().UTC()
+			assumer := &accounts.Assumer{STS: sts.NewFromConfig(ss.aws), Base: ss.aws, RunID: job.NewRunID(now)}
+			mcfg, err := assumer.ConfigFor(ctx, account, ss.conf.RoleFor(account))
+			if err != nil {
+				return errCode(ExitFailed, err)
+			}
+			st, err := rotation.Reactivate(ctx, iam.NewFromConfig(mcfg), user, key, now)
+			if err != nil {
+				return errCode(ExitFailed, err)
+			}
+			next := st.Since().Add(ss.conf.PolicyFor(account).DeactivateAfter)
+			out := g.env.Stdout
+			fmt.Fprintf(out, "Key %s of %s in %s is Active again.\n", key, user, account)
+			fmt.Fprintf(out, "Its replacement is %s; move the caller to it. keyrotor looks again on %s\n",
+				st.NewKeyID, next.Format("2006-01-02"))
+			fmt.Fprintln(out, "and deactivates the old key then only if it is no longer used.")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&account, "account", "", "account ID")
+	f.StringVar(&user, "user", "", "IAM user name")
+	f.StringVar(&key, "key", "", "the old access key ID keyrotor deactivated")
 	return cmd
 }
 
@@ -134,11 +279,45 @@ func newReportCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return errCode(ExitFailed, fmt.Errorf("write merged report: %w", err))
 			}
-			_ = report.WriteSummary(g.stderr, merged, report.SummaryOptions{Files: files})
+			_ = report.WriteSummary(g.env.Stderr, merged, report.SummaryOptions{Files: files})
 			return nil
 		},
 	}
 	merge.Flags().StringVarP(&out, "out", "o", "reports", "directory for the merged report")
 	cmd.AddCommand(merge)
+	return cmd
+}
+
+func newDemoCmd(g *globalFlags) *cobra.Command {
+	var o demo.Options
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run keyrotor against a built-in simulated organization (no AWS needed)",
+		Long: `demo starts the AWS simulator in-process on 127.0.0.1 with a built-in organization
+(accounts in three OUs, about 200 users with fresh, stale, unused, two-key and exempt keys,
+a suspended account and one whose role cannot be assumed) and runs keyrotor through its
+normal code path: an audit, then rotate --apply three times, 7 days apart on the
+simulated clock: new keys issued, old keys deactivated (one still in use is held), old keys
+deleted. Reports of every phase are written under --out.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The demo's story is told by its summaries; step logs are for
+			// those who ask for them with --log-level.
+			if !cmd.Flags().Changed("log-level") {
+				g.logLevel = "warn"
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			o.Stderr, o.Logger, o.Summary, o.Version = g.env.Stderr, log, g.summary(log), version
+			if err := demo.Run(cmd.Context(), o); err != nil {
+				return errCode(ExitFailed, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&o.Out, "out", "o", "demo-out", "directory for the demo's reports")
+	cmd.Flags().BoolVar(&o.AuditOnly, "audit-only", false, "stop after the audit phase")
 	return cmd
 }

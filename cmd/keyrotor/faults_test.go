@@ -128,6 +128,7 @@ func denial(service string) (code string, status int) {
 // keyrotor recorded was deleted at all; no secret is in any log line,
 // report or error message.
 func TestRotateFaults(t *testing.T) {
+	t.Parallel()
 	type tc struct {
 		faultCase
 		mode faultMode
@@ -364,6 +365,7 @@ func (e *e2e) seedSecret(u e2eUser, keyID string) {
 // 500s, which keyrotor's SDK retryer rides out: the rotation completes in
 // the same run, with one key created.
 func TestRotateRetriesServiceFailure(t *testing.T) {
+	t.Parallel()
 	sc, err := awssim.ParseScenario("fault scenario", []byte(faultScenarioYAML))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -33,6 +36,10 @@ type harness struct {
 	url    string
 	dir    string
 	config string
+	// awsOptions point the SDK at the simulator; nil after useProcessEnv.
+	awsOptions []func(*awsconfig.LoadOptions) error
+	// getenv is the CLI's environment (KEYROTOR_* overrides).
+	getenv func(string) string
 }
 
 // harnessConfig is the accounts.yaml the CLI tests use. %[1]s role name,
@@ -76,9 +83,29 @@ func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 		t.Fatal(err)
 	}
 	c := seeded.Central
+	// The SDK's own loader, told explicitly what a user's environment would
+	// tell it; no process environment is touched, so tests run in parallel.
+	h.awsOptions = []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(seeded.Region),
+		awsconfig.WithBaseEndpoint(srv.URL),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)),
+		awsconfig.WithSharedConfigFiles([]string{filepath.Join(h.dir, "no-aws-config")}),
+		awsconfig.WithSharedCredentialsFiles([]string{filepath.Join(h.dir, "no-aws-credentials")}),
+		awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled),
+	}
+	h.getenv = func(string) string { return "" }
+	return h
+}
+
+// useProcessEnv points the SDK at the simulator through the standard
+// environment variables instead, as a user does: for the tests that prove
+// that path. Such a test cannot run in parallel.
+func (h *harness) useProcessEnv() {
+	h.t.Helper()
+	c := h.seeded.Central
 	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL":            srv.URL,
-		"AWS_REGION":                  seeded.Region,
+		"AWS_ENDPOINT_URL":            h.url,
+		"AWS_REGION":                  h.seeded.Region,
 		"AWS_ACCESS_KEY_ID":           c.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":       c.SecretAccessKey,
 		"AWS_SESSION_TOKEN":           c.SessionToken,
@@ -88,9 +115,14 @@ func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 		"AWS_EC2_METADATA_DISABLED":   "true",
 		"AWS_CA_BUNDLE":               "",
 	} {
-		t.Setenv(k, v)
+		h.t.Setenv(k, v)
 	}
-	return h
+	h.awsOptions, h.getenv = nil, os.Getenv
+}
+
+// env is the CLI's Env for one invocation, on clock now.
+func (h *harness) env(stdout, stderr io.Writer, now func() time.Time) *Env {
+	return &Env{Stdout: stdout, Stderr: stderr, Now: now, Getenv: h.getenv, AWSOptions: h.awsOptions}
 }
 
 // result is one CLI invocation's outcome.
@@ -99,22 +131,26 @@ type result struct {
 	stdout, stderr string
 }
 
-// run invokes the CLI with the harness's config; the simulator's clock is
-// not the CLI's, so commands that must see simulated time use runAt.
+// run invokes the CLI with the harness's config on the real clock; the
+// simulator's clock is not the CLI's, so commands that must see simulated
+// time use runAt.
 func (h *harness) run(args ...string) result {
 	h.t.Helper()
-	var out, errb bytes.Buffer
-	full := append([]string{"--config", h.config}, args...)
-	code := run(context.Background(), full, &out, &errb)
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	return h.runWith(time.Now, args...)
 }
 
 // runAt invokes the CLI with its clock set to the simulator's.
 func (h *harness) runAt(args ...string) result {
 	h.t.Helper()
-	restore := setClock(h.sim.Now)
-	defer restore()
-	return h.run(args...)
+	return h.runWith(h.sim.Now, args...)
+}
+
+func (h *harness) runWith(now func() time.Time, args ...string) result {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{"--config", h.config}, args...)
+	code := run(context.Background(), full, h.env(&out, &errb, now))
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
 // latestReport reads the newest JSON report in dir (default: the config's
@@ -175,13 +211,6 @@ func (h *harness) assertNoSecrets(texts ...string) {
 			}
 		}
 	}
-}
-
-// setClock makes the CLI read time from now until restore is called.
-func setClock(now func() time.Time) (restore func()) {
-	prev := clock
-	clock = now
-	return func() { clock = prev }
 }
 
 // callerIdentity signs sts:GetCallerIdentity with keyID's credentials and

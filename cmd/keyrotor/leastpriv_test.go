@@ -147,6 +147,7 @@ func lpLifecycle(t *testing.T, h *harness, step func(day int, r result) bool) {
 // audit and the whole rotation lifecycle succeed, nothing is ever denied,
 // and every action the policy grants is used.
 func TestLeastPrivilegeFullLifecycle(t *testing.T) {
+	t.Parallel()
 	h := lpHarness(t, deploy.MemberRotationPolicy)
 	if r := h.runAt("audit", "--account", lpMember); r.code != ExitOK {
 		t.Fatalf("audit exit %d\n%s", r.code, r.stderr)
@@ -227,6 +228,7 @@ func TestLeastPrivilegeFullLifecycle(t *testing.T) {
 // that needs the action being denied. With it, the runner's check refuses
 // the account before any write, naming the action.
 func TestLeastPrivilegeEveryPermissionIsNeeded(t *testing.T) {
+	t.Parallel()
 	doc, err := deploy.Policy(deploy.MemberRotationPolicy)
 	if err != nil {
 		t.Fatal(err)
@@ -307,6 +309,7 @@ func lpRunShowsDenial(t *testing.T, h *harness, day int, action string, r result
 // TestLeastPrivilegeReadOnly: the read-only policy audits, and rotate
 // --apply refuses the account with a clear error before any change.
 func TestLeastPrivilegeReadOnly(t *testing.T) {
+	t.Parallel()
 	h := lpHarness(t, deploy.MemberReadOnlyPolicy)
 	if r := h.runAt("audit", "--account", lpMember); r.code != ExitOK {
 		t.Fatalf("audit exit %d\n%s", r.code, r.stderr)

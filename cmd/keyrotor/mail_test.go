@@ -324,6 +324,7 @@ const mailLifecycleAccounts = `accounts:
 // rerun sends nothing twice because the state tag records what was mailed;
 // every run's digest reaches the security team.
 func TestMailLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newMailHarness(t, mailScenario(t, mailLifecycleScenario), defaultMailConfig(), mailLifecycleAccounts)
 	t0 := h.sim.Now()
 	old := mailOldKeys(t, h.sim)
@@ -513,6 +514,7 @@ accounts:
 // address template's address, ahead of the account's contacts; a user
 // with the tag is mailed at the tag's address.
 func TestMailAddressTemplate(t *testing.T) {
+	t.Parallel()
 	mc := defaultMailConfig()
 	mc.addressTemplate = "{{.UserName}}@users.example.com"
 	h := newMailHarness(t, mailScenario(t, mailTemplateScenario), mc, mailLifecycleAccounts)
@@ -551,6 +553,7 @@ accounts:
 // failed notification saying so, on every run until fixed; his rotation
 // completes all the same, and the other owners are mailed.
 func TestMailNoRecipient(t *testing.T) {
+	t.Parallel()
 	mc := defaultMailConfig()
 	mc.securityTeam = []string{}
 	mc.digest = false
@@ -618,6 +621,7 @@ accounts:
 // record nothing as mailed, and the report says notifications were off;
 // the next run with mail on tells the owners about the keys issued.
 func TestMailNotifyOff(t *testing.T) {
+	t.Parallel()
 	h := newMailHarness(t, mailScenario(t, mailNotifyOffScenario), defaultMailConfig(), "")
 	old := mailOldKeys(t, h.sim)
 
@@ -677,6 +681,7 @@ accounts:
 // (keys issued, secrets stored), and once the sender is verified the next
 // run sends each notice, once.
 func TestMailUnverifiedSender(t *testing.T) {
+	t.Parallel()
 	h := newMailHarness(t, mailScenario(t, mailUnverifiedScenario), defaultMailConfig(), "")
 	old := mailOldKeys(t, h.sim)
 	users := []string{"alice", "bob"}

@@ -1,8 +1,8 @@
 // Command keyrotor keeps every IAM access key in an AWS Organization younger
 // than 90 days (CIS AWS Foundations 1.14), from one central security account.
 //
-// This package is wiring only: flags -> config -> accounts -> rotation ->
-// report. Exit codes:
+// This package is wiring only: flags -> options -> library calls -> exit
+// code. Exit codes:
 //
 //	0  done
 //	1  failed (the run could not be carried out, or its report not written)
@@ -20,26 +20,50 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // Exit codes, documented in the package comment and the README.
 const (
-	ExitOK             = 0
-	ExitFailed         = 1
-	ExitUsage          = 2
-	ExitPartial        = 3
-	ExitFindings       = 4
-	exitCodeOfCanceled = 130
+	ExitOK       = 0
+	ExitFailed   = 1
+	ExitUsage    = 2
+	ExitPartial  = 3
+	ExitFindings = 4
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// Env is everything a command takes from the world outside its flags. main
+// builds it from the process; tests build their own, so that they can run
+// side by side with their own clocks and simulators.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// Now is the clock.
+	Now func() time.Time
+	// Getenv reads the environment (KEYROTOR_* overrides and the
+	// AWS_ENDPOINT_URL_S3 hint).
+	Getenv func(string) string
+	// AWSOptions are appended to the SDK's load options for the central
+	// account's configuration, after keyrotor's own.
+	AWSOptions []func(*awsconfig.LoadOptions) error
+}
+
+// terminal tells whether stderr is a terminal, where progress bars and
+// line clearing make sense.
+func (e *Env) terminal() bool {
+	f, ok := e.Stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], &Env{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, Getenv: os.Getenv})
 	stop()
 	os.Exit(code)
 }
@@ -64,10 +88,22 @@ func (e exitError) Error() string {
 }
 func (e exitError) Unwrap() error { return e.err }
 
-// run executes the CLI with args and returns the process exit code. Tests
-// call it directly.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := newRootCmd(stdout, stderr)
+// errCode wraps err with an exit code for run(); a usage error keeps its
+// own.
+func errCode(code int, err error) error {
+	if err == nil && code == ExitOK {
+		return nil
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return exitError{code: code, err: err}
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(ctx context.Context, args []string, env *Env) int {
+	cmd := newRootCmd(env)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err == nil {
@@ -76,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			printError(cmd, stderr, ee.err, ee.code)
+			printError(cmd, env.Stderr, ee.err, ee.code)
 		}
 		return ee.code
 	}
@@ -85,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ue) || isFlagError(err) {
 		code = ExitUsage
 	}
-	printError(cmd, stderr, err, code)
+	printError(cmd, env.Stderr, err, code)
 	return code
 }
 

@@ -45,6 +45,7 @@ func pfRow(t *testing.T, out, account string) string {
 }
 
 func TestPreflight(t *testing.T) {
+	t.Parallel()
 	const notifOff = "notifications:\n  enabled: false\n"
 	for _, tt := range []struct {
 		name   string
@@ -115,6 +116,7 @@ func TestPreflight(t *testing.T) {
 }
 
 func TestPreflightRoleMissingAndBadMode(t *testing.T) {
+	t.Parallel()
 	sc, err := awssim.ParseScenario("preflight", []byte(lpScenarioYAML+`  - {id: "444444444444", name: dev, ou: Workloads, role: missing}
 `))
 	if err != nil {

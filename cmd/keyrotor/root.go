@@ -1,31 +1,34 @@
 package main
 
 import (
-	"fmt"
-	"io"
+	"context"
+	"errors"
 	"log/slog"
-	"os"
-	"regexp"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
+	"keyrotor/config"
+	"keyrotor/internal/awsclient"
+	"keyrotor/internal/logging"
+	"keyrotor/job"
 	"keyrotor/report"
 )
 
-// globalFlags are the flags every command shares.
+// globalFlags are the flags every command shares, and the Env they run in.
 type globalFlags struct {
+	env       *Env
 	config    string
 	logFormat string
 	logLevel  string
 	profile   string
-	stdout    io.Writer
-	stderr    io.Writer
 }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
-	g := &globalFlags{stdout: stdout, stderr: stderr}
+func newRootCmd(env *Env) *cobra.Command {
+	g := &globalFlags{env: env}
 	root := &cobra.Command{
 		Use:   "keyrotor",
 		Short: "Rotate IAM access keys across an AWS Organization (CIS 1.14)",
@@ -36,12 +39,12 @@ changes nothing without --apply.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.SetOut(stderr)
-	root.SetErr(stderr)
+	root.SetOut(env.Stderr)
+	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.config, "config", "c", "accounts.yaml", "configuration file")
-	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	pf.StringVar(&g.logFormat, "log-format", logging.FormatText, "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&g.profile, "profile", "", "AWS shared config profile of the central account (default: the SDK's usual lookup)")
 	root.AddCommand(
@@ -63,64 +66,99 @@ func isFlagError(err error) bool {
 		strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires ")
 }
 
-// logger builds the run's logger: text for people, JSON for schedulers.
+// logger builds the run's logger from the flags.
 func (g *globalFlags) logger() (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+	log, err := logging.New(g.env.Stderr, logging.Options{Format: g.logFormat, Level: g.logLevel, Terminal: g.env.terminal()})
+	if err != nil {
+		return nil, usageError{err}
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch g.logFormat {
-	case "text":
-		// Text logs are read on terminals and pasted into tickets: access
-		// key IDs are masked to their last four characters there. JSON logs
-		// go to log stores, where the full ID is what an analyst searches.
-		textOpts := *opts
-		textOpts.ReplaceAttr = maskKeyIDs
-		var w io.Writer = g.stderr
-		if g.stderrIsTerminal() {
-			w = clearLineWriter{w}
-		}
-		return slog.New(slog.NewTextHandler(w, &textOpts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
-	}
-	return nil, usageError{fmt.Errorf("--log-format: want text or json, got %q", g.logFormat)}
+	return log, nil
 }
 
-// stderrIsTerminal tells whether progress bars make sense.
-func (g *globalFlags) stderrIsTerminal() bool {
-	f, ok := g.stderr.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// session is what every command that talks to AWS starts from.
+type session struct {
+	log  *slog.Logger
+	conf *config.Config
+	aws  aws.Config
 }
 
-// keyIDPattern matches IAM access key IDs (AKIA long-term, ASIA temporary).
-var keyIDPattern = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{12,124}\b`)
-
-// maskKeyIDs is a slog ReplaceAttr that masks access key IDs in string
-// values, including those inside error messages.
-func maskKeyIDs(_ []string, a slog.Attr) slog.Attr {
-	switch a.Value.Kind() {
-	case slog.KindString:
-		if v := a.Value.String(); keyIDPattern.MatchString(v) {
-			return slog.String(a.Key, keyIDPattern.ReplaceAllStringFunc(v, report.MaskKeyID))
-		}
-	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok && keyIDPattern.MatchString(err.Error()) {
-			return slog.String(a.Key, keyIDPattern.ReplaceAllStringFunc(err.Error(), report.MaskKeyID))
-		}
+// setup builds the logger, reads accounts.yaml with the environment's
+// overrides, and loads the central account's AWS configuration, mapping
+// each failure to its exit code.
+func (g *globalFlags) setup(ctx context.Context) (session, error) {
+	log, err := g.logger()
+	if err != nil {
+		return session{}, err
 	}
-	return a
+	conf, err := config.Load(g.config)
+	if err != nil {
+		return session{}, usageError{err}
+	}
+	for _, w := range conf.Warnings {
+		log.Warn("configuration", "warning", w.Error())
+	}
+	overrides, err := conf.ApplyEnv(g.env.Getenv)
+	if err != nil {
+		return session{}, usageError{err}
+	}
+	for _, o := range overrides {
+		log.Info("configuration overridden from the environment", "variable", o.Variable, "field", o.Field)
+	}
+	awsCfg, err := awsclient.Load(ctx, awsclient.Options{
+		Profile: g.profile, Region: conf.Region, Extra: g.env.AWSOptions,
+		// +1: the credential report is fetched beside the per-account pool.
+		InFlight: max(1, conf.Concurrency.Accounts) * (max(1, conf.Concurrency.PerAccount) + 1),
+	})
+	if err != nil {
+		return session{}, errCode(ExitFailed, err)
+	}
+	return session{log: log, conf: conf, aws: awsCfg}, nil
 }
 
-// clearLineWriter clears the terminal line before each log record, so a
-// record does not start in the middle of the progress bar; the bar redraws
-// itself below it on its next update.
-type clearLineWriter struct{ w io.Writer }
-
-func (c clearLineWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(c.w, "\r\x1b[K"); err != nil {
-		return 0, err
+// jobError maps a job's error to its exit code.
+func jobError(err error) error {
+	if errors.Is(err, job.ErrBadInput) {
+		return usageError{err}
 	}
-	return c.w.Write(p)
+	return errCode(ExitFailed, err)
+}
+
+// summary shows a finished run: a table for people, or one structured
+// record with --log-format json, so that a scheduler's log pipeline gets
+// nothing but JSON lines on stderr.
+func (g *globalFlags) summary(log *slog.Logger) func(*report.Report, []string) {
+	return func(rep *report.Report, files []string) {
+		if g.logFormat == logging.FormatJSON {
+			report.LogSummary(log, rep, files)
+			return
+		}
+		_ = report.WriteSummary(g.env.Stderr, rep, report.SummaryOptions{Files: files})
+	}
+}
+
+// progress reports accounts done: a bar on a terminal, log lines otherwise.
+func (g *globalFlags) progress(log *slog.Logger) func(done, total int) {
+	if g.env.terminal() && g.logFormat == logging.FormatText {
+		var bar *progressbar.ProgressBar
+		return func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total,
+					progressbar.OptionSetWriter(g.env.Stderr),
+					progressbar.OptionSetDescription("accounts"),
+					progressbar.OptionShowCount(),
+					progressbar.OptionSetPredictTime(true),
+					progressbar.OptionClearOnFinish(),
+				)
+			}
+			_ = bar.Set(done)
+		}
+	}
+	last := time.Now()
+	return func(done, total int) {
+		step := max(1, total/10)
+		if done == total || done%step == 0 || time.Since(last) > 10*time.Second {
+			last = time.Now()
+			log.Info("progress", "accounts_done", done, "accounts_total", total)
+		}
+	}
 }

@@ -166,9 +166,6 @@ type keyLife struct {
 // keys; stale lists the users whose stale key rotate must replace.
 func newE2E(t *testing.T, sc *awssim.Scenario, extraYAML string, stale []e2eUser) *e2e {
 	t.Helper()
-	// A CA bundle from the environment is parsed on every run for nothing:
-	// the simulator speaks plain HTTP.
-	t.Setenv("AWS_CA_BUNDLE", "")
 	e := &e2e{harness: newHarness(t, sc, extraYAML), keys: map[string]*keyLife{},
 		foreignDeletable: map[string]bool{}, deleteAfter: e2eDeleteAfter, stale: stale}
 	e.t0 = e.sim.Now()
@@ -503,6 +500,7 @@ func (e *e2e) advanceTo(d time.Duration) {
 // deactivation and not an hour before; in the end one working key per user,
 // the one in its secret; exempt, fresh and held users untouched.
 func TestRotateLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newE2E(t, e2eScenario(t), "policy:\n  hard_deadline: 10d\n"+e2eAccountsYAML, e2eStale)
 	alice := e2eUser{e2eProd, "alice"}
 	old := map[e2eUser]string{}
@@ -720,6 +718,7 @@ func (e *e2e) assertActionsSheet(keyID string) {
 // --apply, before and after a real rotation started, and checks the
 // simulator's call log for write calls.
 func TestRotateDryRunAndAuditWriteNothing(t *testing.T) {
+	t.Parallel()
 	e := newE2E(t, e2eScenario(t), e2eAccountsYAML, e2eStale)
 	bob := e2eUser{e2eProd, "bob"}
 	oldBob := e.staleKey(bob)
@@ -762,6 +761,7 @@ func TestRotateDryRunAndAuditWriteNothing(t *testing.T) {
 // TestRotateFilters checks --phase, --user and --account: filtered-out
 // steps are reported as skipped and make no call; the rest go ahead.
 func TestRotateFilters(t *testing.T) {
+	t.Parallel()
 	e := newE2E(t, e2eScenario(t), e2eAccountsYAML, e2eStale)
 	alice, bob, mia := e2eUser{e2eProd, "alice"}, e2eUser{e2eProd, "bob"}, e2eUser{e2eDev, "mia"}
 	old := map[e2eUser]string{}
@@ -869,6 +869,7 @@ func TestRotateFilters(t *testing.T) {
 // and that the key is retired again only after a new grace period; and
 // that keys keyrotor did not deactivate are refused.
 func TestRotateReactivate(t *testing.T) {
+	t.Parallel()
 	e := newE2E(t, e2eScenario(t), e2eAccountsYAML, e2eStale)
 	henry, ivan, lena := e2eUser{e2eDev, "henry"}, e2eUser{e2eDev, "ivan"}, e2eUser{e2eProd, "lena"}
 	oldHenry, oldIvan := e.staleKey(henry), e.staleKey(ivan)
@@ -947,6 +948,7 @@ func TestRotateReactivate(t *testing.T) {
 // once, and that a later run finishes what the loser left behind without
 // issuing again.
 func TestRotateConcurrentRuns(t *testing.T) {
+	t.Parallel()
 	for round := range 3 {
 		t.Run(fmt.Sprint("round", round), func(t *testing.T) {
 			e := newE2E(t, e2eScenario(t), e2eAccountsYAML, e2eStale)
@@ -954,19 +956,17 @@ func TestRotateConcurrentRuns(t *testing.T) {
 			for _, u := range e2eStale {
 				old[u] = e.staleKey(u)
 			}
-			restore := setClock(e.sim.Now)
 			var wg sync.WaitGroup
 			results := make([]result, 2)
 			for i := range results {
 				wg.Go(func() {
 					var out, errb strings.Builder
 					code := run(context.Background(), []string{"--config", e.config, "rotate", "--apply", "--format", "json",
-						"--out", filepath.Join(e.dir, fmt.Sprint("concurrent-", i))}, &out, &errb)
+						"--out", filepath.Join(e.dir, fmt.Sprint("concurrent-", i))}, e.env(&out, &errb, e.sim.Now))
 					results[i] = result{code: code, stdout: out.String(), stderr: errb.String()}
 				})
 			}
 			wg.Wait()
-			restore()
 			for i, r := range results {
 				e.texts = append(e.texts, r.stdout, r.stderr)
 				if r.code != ExitOK {
@@ -1039,6 +1039,7 @@ func (e *e2e) assertIssuedOnce(old map[e2eUser]string) {
 // rotate leaves the key alone (reported as a skipped issue) until the
 // intent's lease ends, then redoes the issue.
 func TestRotateLeavesKeyToOtherRun(t *testing.T) {
+	t.Parallel()
 	e := newE2E(t, e2eScenario(t), e2eAccountsYAML, e2eStale)
 	bob := e2eUser{e2eProd, "bob"}
 	old := e.staleKey(bob)

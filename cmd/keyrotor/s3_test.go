@@ -76,6 +76,7 @@ func checkUploaded(t *testing.T, h *harness, prefix, sse, kmsKey string) {
 }
 
 func TestReportS3Upload(t *testing.T) {
+	t.Parallel()
 	h := s3Harness(t, "", true)
 	// Slashes around the prefix make no empty key segments.
 	r := h.runAt("rotate", "--apply", "--report-s3", "s3://"+s3Bucket+"/daily/org/")
@@ -90,6 +91,7 @@ func TestReportS3Upload(t *testing.T) {
 }
 
 func TestReportS3UploadFromConfigWithKMS(t *testing.T) {
+	t.Parallel()
 	const key = "arn:aws:kms:us-east-1:222222222222:key/3f1c0a52-6b1e-4c55-9a3c-1d2e3f405162"
 	// Appended to the harness's report: section.
 	h := s3Harness(t, "  s3: s3://"+s3Bucket+"/reports\n  kms_key_id: "+key+"\n", true)
@@ -100,6 +102,7 @@ func TestReportS3UploadFromConfigWithKMS(t *testing.T) {
 }
 
 func TestReportS3MissingBucket(t *testing.T) {
+	t.Parallel()
 	h := s3Harness(t, "", false)
 	r := h.runAt("rotate", "--apply", "--report-s3", "s3://"+s3Bucket+"/daily")
 	if r.code != ExitFailed {

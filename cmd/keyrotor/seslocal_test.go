@@ -226,7 +226,8 @@ func TestMailSESLocal(t *testing.T) {
 	ses := startSESLocal(t)
 	h := newMailHarness(t, mailScenario(t, sesLocalScenario), defaultMailConfig(), "")
 	// The service-specific variable must win over AWS_ENDPOINT_URL, which
-	// newHarness pointed at awssim.
+	// points at awssim.
+	h.useProcessEnv()
 	t.Setenv("AWS_ENDPOINT_URL_SESV2", ses.url)
 	old := mailOldKeys(t, h.sim)
 	owners := map[string]struct{ account, where, to string }{

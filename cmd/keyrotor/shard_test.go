@@ -1,13 +1,10 @@
 package main
 
 import (
-	"log/slog"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
-	"keyrotor/config"
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 )
@@ -15,6 +12,7 @@ import (
 // TestShardedAuditMerges splits an audit into two shards and checks that
 // merging their reports gives exactly the keys of one unsharded audit.
 func TestShardedAuditMerges(t *testing.T) {
+	t.Parallel()
 	sc := awssim.Generate(awssim.GenOptions{Accounts: 6, UsersPerAccount: 3, Seed: 11})
 	h := newHarness(t, sc, "")
 	full := filepath.Join(h.dir, "full")
@@ -54,31 +52,5 @@ func TestShardedAuditMerges(t *testing.T) {
 	}
 	if res := h.runAt("audit", "--shard", "2/2"); res.code != ExitUsage {
 		t.Errorf("--shard 2/2: exit %d, want %d", res.code, ExitUsage)
-	}
-}
-
-func TestEnvOverrides(t *testing.T) {
-	conf := &config.Config{}
-	env := map[string]string{
-		"KEYROTOR_ROLE_NAME": "OtherRole", "KEYROTOR_EXTERNAL_ID": "ext-9",
-		"KEYROTOR_REPORT_S3": "s3://bucket/reports", "KEYROTOR_SENDER": "keyrotor@example.com",
-	}
-	if err := applyEnvOverrides(conf, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	if conf.Role.Name != "OtherRole" || conf.Role.ExternalID != "ext-9" || conf.Report.S3 != "s3://bucket/reports" ||
-		conf.Notifications.Sender != "keyrotor@example.com" {
-		t.Errorf("overrides not applied: %+v %+v %+v", conf.Role, conf.Report, conf.Notifications.Sender)
-	}
-	for k, bad := range map[string]string{"KEYROTOR_REPORT_S3": "bucket/reports", "KEYROTOR_SENDER": "not-an-address"} {
-		err := applyEnvOverrides(&config.Config{}, func(n string) string {
-			if n == k {
-				return bad
-			}
-			return ""
-		}, slog.New(slog.DiscardHandler))
-		if err == nil || !strings.Contains(err.Error(), k) {
-			t.Errorf("%s=%q: err = %v, want an error naming the variable", k, bad, err)
-		}
 	}
 }

@@ -1,9 +1,14 @@
-package main
+// Package demo runs keyrotor end to end against a built-in simulated
+// organization served on loopback: an audit, then three applied rotations a
+// week apart on the simulated clock, with the reports of every phase and
+// every mail sent written under one folder. It needs no AWS account.
+package demo
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -17,13 +22,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/spf13/cobra"
 
 	"keyrotor/config"
+	"keyrotor/internal/awsclient"
 	"keyrotor/internal/awssim"
+	"keyrotor/job"
 	"keyrotor/report"
 	"keyrotor/rotation"
 )
+
+// Options configure Run.
+type Options struct {
+	// Out is the folder for the reports and mail of every phase.
+	Out string
+	// AuditOnly stops after the audit phase.
+	AuditOnly bool
+	// Stderr receives the demo's story.
+	Stderr io.Writer
+	// Logger receives the runs' logs.
+	Logger *slog.Logger
+	// Summary, if set, shows each phase's report once it is written.
+	Summary func(rep *report.Report, files []string)
+	// Version is the keyrotor version reported.
+	Version string
+}
 
 // demoConfig is the accounts.yaml the demo runs with; the role settings
 // come from the simulated organization.
@@ -51,40 +73,6 @@ report:
   out: %[5]q
   formats: [json, xlsx, csv]
 `
-
-func newDemoCmd(g *globalFlags) *cobra.Command {
-	var out string
-	var auditOnly bool
-	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run keyrotor against a built-in simulated organization (no AWS needed)",
-		Long: `demo starts the AWS simulator in-process on 127.0.0.1 with a built-in organization
-(accounts in three OUs, about 200 users with fresh, stale, unused, two-key and exempt keys,
-a suspended account and one whose role cannot be assumed) and runs keyrotor through its
-normal code path: an audit, then rotate --apply three times, 7 days apart on the
-simulated clock: new keys issued, old keys deactivated (one still in use is held), old keys
-deleted. Reports of every phase are written under --out.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The demo's story is told by its summaries; step logs are for
-			// those who ask for them with --log-level.
-			if !cmd.Flags().Changed("log-level") {
-				g.logLevel = "warn"
-			}
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			if err := runDemo(cmd.Context(), g, log, out, auditOnly); err != nil {
-				return errCode(ExitFailed, err)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&out, "out", "o", "demo-out", "directory for the demo's reports")
-	cmd.Flags().BoolVar(&auditOnly, "audit-only", false, "stop after the audit phase")
-	return cmd
-}
 
 // demoEnv is the running simulated organization.
 type demoEnv struct {
@@ -125,22 +113,23 @@ func startDemo(ctx context.Context, out string) (*demoEnv, func(), error) {
 		Region:       seeded.Region,
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		Retryer:      newRetryer,
+		Retryer:      awsclient.NewRetryer,
 	}
 	return &demoEnv{sim: sim, seeded: seeded, url: url, aws: awsCfg, conf: conf}, stop, nil
 }
 
-// runDemo runs the demo's phases. The demo organization has an account
+// Run runs the demo's phases. The demo organization has an account
 // whose role cannot be assumed on purpose, so a phase's partial-failure exit
 // code is expected and not passed on: the demo fails only when it cannot
 // run.
-func runDemo(ctx context.Context, g *globalFlags, log *slog.Logger, out string, auditOnly bool) error {
+func Run(ctx context.Context, o Options) error {
+	out := o.Out
 	env, stop, err := startDemo(ctx, out)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	fmt.Fprintf(g.stderr, "keyrotor demo: simulated organization on %s (clock %s)\n\n", env.url,
+	fmt.Fprintf(o.Stderr, "keyrotor demo: simulated organization on %s (clock %s)\n\n", env.url,
 		env.sim.Now().Format(time.RFC3339))
 
 	phases := []struct {
@@ -151,11 +140,11 @@ func runDemo(ctx context.Context, g *globalFlags, log *slog.Logger, out string, 
 		{"1/4 audit: what is there, and what rotate would do", "1-audit", rotation.ModeAudit, nil},
 		{"2/4 rotate --apply: issue new keys for stale ones", "2-issue", rotation.ModeApply, nil},
 		{"3/4 rotate --apply, 7 days later: deactivate old keys no longer used", "3-deactivate", rotation.ModeApply,
-			func() error { return env.afterIssue(ctx, g) }},
+			func() error { return env.afterIssue(ctx, o.Stderr) }},
 		{"4/4 rotate --apply, 7 more days later: delete deactivated keys", "4-delete", rotation.ModeApply,
 			func() error { env.sim.Clock().Advance(7*24*time.Hour + time.Hour); return nil }},
 	}
-	if auditOnly {
+	if o.AuditOnly {
 		phases = phases[:1]
 	}
 	for _, ph := range phases {
@@ -164,31 +153,32 @@ func runDemo(ctx context.Context, g *globalFlags, log *slog.Logger, out string, 
 				return err
 			}
 		}
-		fmt.Fprintf(g.stderr, "== %s (simulated time %s)\n", ph.title, env.sim.Now().Format("2006-01-02 15:04"))
-		_, err := runJob(ctx, g, log, env.conf, env.aws, jobOptions{
-			mode: ph.mode, out: filepath.Join(out, ph.dir), notify: true, now: env.sim.Now,
+		fmt.Fprintf(o.Stderr, "== %s (simulated time %s)\n", ph.title, env.sim.Now().Format("2006-01-02 15:04"))
+		_, err := job.Run(ctx, env.aws, env.conf, job.Options{
+			Mode: ph.mode, Out: filepath.Join(out, ph.dir), Notify: true, Now: env.sim.Now,
+			Getenv: func(string) string { return "" }, Logger: o.Logger, Version: o.Version, Written: o.Summary,
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(g.stderr)
+		fmt.Fprintln(o.Stderr)
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
-	if err := writeMails(g, env.sim.Outbox(), filepath.Join(out, "mail")); err != nil {
+	if err := writeMails(o.Stderr, env.sim.Outbox(), filepath.Join(out, "mail")); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stderr, "Reports of every phase are under %s/.\n", out)
+	fmt.Fprintf(o.Stderr, "Reports of every phase are under %s/.\n", out)
 	return nil
 }
 
 // writeMails saves every message the simulated SES accepted as an .eml
 // file and lists them, so the demo shows what owners and the security
 // team were told.
-func writeMails(g *globalFlags, mails []awssim.Email, dir string) error {
+func writeMails(stderr io.Writer, mails []awssim.Email, dir string) error {
 	if len(mails) == 0 {
-		fmt.Fprintln(g.stderr, "No mail was sent.")
+		fmt.Fprintln(stderr, "No mail was sent.")
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -202,17 +192,17 @@ func writeMails(g *globalFlags, mails []awssim.Email, dir string) error {
 		}
 		bySubject[mailKind(m.Subject)]++
 	}
-	fmt.Fprintf(g.stderr, "Mail sent through SES: %d messages, saved as .eml under %s/\n", len(mails), dir)
+	fmt.Fprintf(stderr, "Mail sent through SES: %d messages, saved as .eml under %s/\n", len(mails), dir)
 	kinds := make([]string, 0, len(bySubject))
 	for k := range bySubject {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
 	for _, k := range kinds {
-		fmt.Fprintf(g.stderr, "   %4d  %s\n", bySubject[k], k)
+		fmt.Fprintf(stderr, "   %4d  %s\n", bySubject[k], k)
 	}
 	last := mails[len(mails)-1]
-	fmt.Fprintf(g.stderr, "   e.g. to %s: %q\n", strings.Join(last.To, ", "), last.Subject)
+	fmt.Fprintf(stderr, "   e.g. to %s: %q\n", strings.Join(last.To, ", "), last.Subject)
 	return nil
 }
 
@@ -253,7 +243,7 @@ func emlBytes(m awssim.Email) []byte {
 // afterIssue plays the week after the new keys were issued: one owner's
 // workload keeps signing requests with its old key (so that key is held
 // instead of deactivated), then the clock moves 7 days on.
-func (env *demoEnv) afterIssue(ctx context.Context, g *globalFlags) error {
+func (env *demoEnv) afterIssue(ctx context.Context, stderr io.Writer) error {
 	var target *awssim.KeyInfo
 	for _, k := range env.sim.Keys("") {
 		tags := env.sim.UserTags(k.AccountID, k.User)
@@ -274,7 +264,7 @@ func (env *demoEnv) afterIssue(ctx context.Context, g *globalFlags) error {
 		if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 			return fmt.Errorf("demo: use old key of %s: %w", target.User, err)
 		}
-		fmt.Fprintf(g.stderr, "   (a workload of user %s in %s still signs with its old key %s)\n",
+		fmt.Fprintf(stderr, "   (a workload of user %s in %s still signs with its old key %s)\n",
 			target.User, target.AccountID, report.MaskKeyID(target.ID))
 	}
 	env.sim.Clock().Advance(5*24*time.Hour + time.Hour)

@@ -1,0 +1,244 @@
+// Package job is one audit or rotate run end to end: resolve the target
+// accounts, run the rotation runner over them, write the report files,
+// upload them, mail the digest, and say how the run went. The CLI only
+// parses flags into Options and maps the Result to an exit code.
+package job
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"keyrotor/accounts"
+	"keyrotor/config"
+	"keyrotor/notify"
+	"keyrotor/report"
+	"keyrotor/rotation"
+)
+
+// ErrBadInput marks errors caused by the run's input (an --account that is
+// not a target, a mail template that does not render): the CLI's usage
+// error, exit code 2.
+var ErrBadInput = errors.New("bad input")
+
+// Options are one run's settings beyond accounts.yaml.
+type Options struct {
+	Mode rotation.Mode
+	// Out and Formats override report.out and report.formats when set.
+	Out     string
+	Formats []string
+	// Select narrows the targets (--account, --shard).
+	Select accounts.Selection
+	// Filters narrow what a rotate run acts on (--user, --phase).
+	Filters rotation.Filters
+	// Notify lets an applied run send mail (--notify); notifications
+	// must be enabled in accounts.yaml too.
+	Notify bool
+	// ReportS3 overrides report.s3 when set.
+	ReportS3 string
+	// RunID names the run; empty generates one.
+	RunID   string
+	Version string
+	// Now is the clock (required).
+	Now func() time.Time
+	// Getenv reads the environment (required): AWS_ENDPOINT_URL_S3 asks
+	// for path-style bucket addressing.
+	Getenv func(string) string
+	// Logger receives the run's log (required).
+	Logger *slog.Logger
+	// Progress, if set, is called after each account finishes.
+	Progress func(done, total int)
+	// Written, if set, is called once the report files are written, before
+	// the upload and the digest, with the files in place.
+	Written func(rep *report.Report, files []string)
+}
+
+// Result is what a run produced.
+type Result struct {
+	Report *report.Report
+	// Files are the report files written, S3 their uploaded copies.
+	Files, S3 []string
+}
+
+// Status is how a finished run went, for the scheduler.
+type Status int
+
+// Run statuses, most severe last but one: a failed step must reach the
+// scheduler's alerting as surely as a failed account does.
+const (
+	StatusOK Status = iota
+	// StatusFindings: findings present and the caller asked to fail on them.
+	StatusFindings
+	// StatusPartial: some accounts or steps failed, or the run was
+	// interrupted.
+	StatusPartial
+)
+
+// Status maps the run to a Status; failOnFindings makes a non-exempt key
+// with a finding count.
+func (r Result) Status(failOnFindings bool) Status {
+	rep := r.Report
+	switch {
+	case rep.Summary.AccountsFailed > 0 || rep.Run.Interrupted || rep.Summary.Results[report.ResultFailed] > 0:
+		return StatusPartial
+	case failOnFindings && findingsPresent(rep):
+		return StatusFindings
+	}
+	return StatusOK
+}
+
+func findingsPresent(rep *report.Report) bool {
+	for _, k := range rep.Keys {
+		if !k.Exempt && len(k.Findings) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// NewRunID returns a sortable, unique run ID such as 20261126T060000Z-3fa9c1.
+func NewRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Targets resolves the accounts of a run with conf's settings in force in
+// each.
+func Targets(ctx context.Context, awsCfg aws.Config, conf *config.Config, sel accounts.Selection) ([]rotation.AccountTarget, []accounts.Skipped, error) {
+	found, skipped, err := accounts.Resolve(ctx, organizations.NewFromConfig(awsCfg), conf.DiscoverOptions(), sel)
+	if errors.Is(err, accounts.ErrNotTargeted) {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]rotation.AccountTarget, 0, len(found))
+	for _, t := range found {
+		out = append(out, conf.Target(t))
+	}
+	return out, skipped, nil
+}
+
+// Connector assumes conf's rotation role in each member account.
+func Connector(awsCfg aws.Config, conf *config.Config, runID string) func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error) {
+	assumer := &accounts.Assumer{STS: sts.NewFromConfig(awsCfg), Base: awsCfg, RunID: runID}
+	return rotation.NewConnector(assumer, conf.RoleFor, conf.Secrets.Region)
+}
+
+// Run carries out an audit or rotate run end to end. The report is written
+// even after Ctrl-C, and the digest mailed: both say what happened. A
+// failure to write or upload the report is an error returned with the
+// Result of what was done.
+func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options) (Result, error) {
+	log := o.Logger
+	if o.RunID == "" {
+		o.RunID = NewRunID(o.Now())
+	}
+	out := cmp.Or(o.Out, conf.Report.Out)
+	formats := o.Formats
+	if len(formats) == 0 {
+		formats = conf.Report.Formats
+	}
+	tg, skipped, err := Targets(ctx, awsCfg, conf, o.Select)
+	if err != nil {
+		return Result{}, err
+	}
+	log.Info("run starting", "run", o.RunID, "mode", o.Mode, "targets", len(tg), "skipped", len(skipped))
+
+	ses, err := newNotifier(awsCfg, conf, o)
+	if err != nil {
+		return Result{}, err
+	}
+	var notifier rotation.Notifier
+	if ses != nil {
+		notifier = ses
+	}
+	runner := &rotation.Runner{
+		Connect: Connector(awsCfg, conf, o.RunID), Mode: o.Mode, RunID: o.RunID, Version: o.Version, Now: o.Now,
+		Concurrency: conf.Concurrency.Accounts, PerAccount: conf.Concurrency.PerAccount,
+		DefaultPolicy: conf.PolicyFor(""), Exemptions: conf.RotationExemptions(), Secrets: conf.RotationSecrets(),
+		Notifier: notifier, NotifyEnabled: ses != nil,
+		Filters: o.Filters, Logger: log, Progress: o.Progress,
+	}
+	rep := runner.Run(ctx, tg, skipped)
+	res := Result{Report: rep}
+	res.Files, err = report.WriteFiles(out, rep, formats)
+	if o.Written != nil {
+		o.Written(rep, res.Files)
+	}
+	if err != nil {
+		return res, fmt.Errorf("write report: %w", err)
+	}
+	var uerr error
+	if dest := cmp.Or(o.ReportS3, conf.Report.S3); dest != "" {
+		res.S3, uerr = upload(context.WithoutCancel(ctx), awsCfg, o.Getenv, dest, conf.Report.KMSKeyID, res.Files)
+		if uerr != nil {
+			log.Error("report upload failed; the local files are written", "err", uerr, "files", strings.Join(res.Files, ","))
+		}
+	}
+	if ses != nil && conf.Notifications.Digest {
+		if d, err := sendDigest(context.WithoutCancel(ctx), ses, conf, rep, res.Files, res.S3); err != nil {
+			log.Error("digest to the security team failed", "err", err)
+		} else {
+			log.Info("digest sent", "to", strings.Join(d.To, ","))
+		}
+	}
+	return res, uerr
+}
+
+// newNotifier builds the SES notifier when mail is on for this run, or nil
+// when it is off: then nothing is mailed and nothing is recorded as mailed,
+// so a later run with mail on still tells the owners.
+func newNotifier(awsCfg aws.Config, conf *config.Config, o Options) (*notify.SESNotifier, error) {
+	if !o.Notify || o.Mode != rotation.ModeApply || !conf.Notifications.Enabled {
+		return nil, nil
+	}
+	client := sesv2.NewFromConfig(awsCfg, func(so *sesv2.Options) { so.Region = conf.Notifications.Region })
+	n, err := notify.NewSESNotifier(client, conf.NotifySettings())
+	if err != nil {
+		return nil, fmt.Errorf("%w: notifications: %w", ErrBadInput, err)
+	}
+	n.Logger = o.Logger
+	n.Now = o.Now
+	return n, nil
+}
+
+// sendDigest mails the security team a summary of an applied run.
+func sendDigest(ctx context.Context, n *notify.SESNotifier, conf *config.Config, rep *report.Report, files, s3 []string) (rotation.Delivery, error) {
+	d, err := notify.BuildDigest(rep, notify.DigestOptions{Files: files, S3: s3, AttachXLSX: conf.Notifications.AttachXLSX})
+	if err != nil {
+		return rotation.Delivery{}, err
+	}
+	return n.SendDigest(ctx, d)
+}
+
+// upload copies the report files to s3://bucket/prefix with server-side
+// encryption.
+func upload(ctx context.Context, awsCfg aws.Config, getenv func(string) string, dest, kmsKeyID string, files []string) ([]string, error) {
+	bucket, prefix, err := report.ParseS3URL(dest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: report S3 destination: %w", ErrBadInput, err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(so *s3.Options) {
+		// Custom endpoints (LocalStack, moto, awssim) serve buckets by path.
+		so.UsePathStyle = awsCfg.BaseEndpoint != nil || getenv("AWS_ENDPOINT_URL_S3") != ""
+	})
+	uris, err := report.UploadFiles(ctx, client, bucket, prefix, files, kmsKeyID)
+	if err != nil {
+		return uris, fmt.Errorf("upload report to %s: %w", dest, err)
+	}
+	return uris, nil
+}
