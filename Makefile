@@ -19,6 +19,7 @@ test: lint test-go ## vet, staticcheck, gofmt check, then go test -race ./...
 
 test-go:
 	@[ -d test/seslocal/node_modules ] || echo "note: test/seslocal/node_modules is missing, so the aws-ses-v2-local mail test skips (install it: npm ci --prefix test/seslocal)"
+	@/usr/bin/python3 -c 'import openpyxl' 2>/dev/null || echo "note: /usr/bin/python3 cannot import openpyxl, so the openpyxl read-back of XLSX reports skips (install it: apt-get install python3-openpyxl)"
 	$(GO) test -race -count=1 ./...
 
 lint: fmt-check vet staticcheck gen-check ## static checks only

@@ -28,6 +28,8 @@ const (
 // compliance by account with a bar chart), Accounts, Keys, Actions, Errors
 // and Notifications. Every data sheet has a bold frozen header row, an
 // autofilter, fixed column widths, real Excel dates and status colours.
+// Every sheet declares its exact used range (<dimension>), which readers
+// such as openpyxl in read-only mode trust to know where the data ends.
 //
 // Memory stays bounded whatever the number of keys: data sheets go through
 // excelize's StreamWriter, which spills to a temporary file past 16 MiB, and
@@ -236,11 +238,24 @@ type streamSheet struct {
 	name  string
 	sw    *excelize.StreamWriter
 	ncols int
+	rows  int // data rows declared in the sheet's dimension
 	row   int
 	cells []any
 }
 
-func (x *xlsxWriter) newStreamSheet(name string, titles []string, widths []float64) (*streamSheet, error) {
+// newStreamSheet starts a data sheet of the given column titles and widths
+// that will hold rows data rows below its header.
+//
+// The sheet's <dimension> (its used range, which openpyxl's read-only mode
+// and other streaming readers trust to know where the data ends) is written
+// by NewStreamWriter as the first thing in the sheet, and excelize never
+// revisits it: left alone it says "A1", so the range must be set here,
+// before the stream starts. The callers know their row counts up front
+// because the whole report is in memory; close checks the count held.
+func (x *xlsxWriter) newStreamSheet(name string, titles []string, widths []float64, rows int) (*streamSheet, error) {
+	if err := setDimension(x.f, name, len(titles), 1+rows); err != nil {
+		return nil, err
+	}
 	sw, err := x.f.NewStreamWriter(name)
 	if err != nil {
 		return nil, err
@@ -269,7 +284,20 @@ func (x *xlsxWriter) newStreamSheet(name string, titles []string, widths []float
 	if err := sw.SetRow("A1", header); err != nil {
 		return nil, err
 	}
-	return &streamSheet{x: x, name: name, sw: sw, ncols: len(titles), row: 1, cells: make([]any, len(titles))}, nil
+	return &streamSheet{x: x, name: name, sw: sw, ncols: len(titles), rows: rows, row: 1, cells: make([]any, len(titles))}, nil
+}
+
+// setDimension declares the used range of sheet as A1 to the cell at
+// (cols, rows).
+func setDimension(f *excelize.File, sheet string, cols, rows int) error {
+	last, err := excelize.CoordinatesToCellName(cols, rows)
+	if err != nil {
+		return fmt.Errorf("used range of %d columns and %d rows: %w", cols, rows, err)
+	}
+	if err := f.SetSheetDimension(sheet, "A1:"+last); err != nil {
+		return fmt.Errorf("set used range A1:%s: %w", last, err)
+	}
+	return nil
 }
 
 func (s *streamSheet) add(vals []any, l look) error {
@@ -289,6 +317,10 @@ func (s *streamSheet) add(vals []any, l look) error {
 }
 
 func (s *streamSheet) close() error {
+	if s.row != 1+s.rows {
+		// The dimension written at the top of the sheet would be wrong.
+		return fmt.Errorf("wrote %d data rows, declared %d in the used range", s.row-1, s.rows)
+	}
 	last, err := excelize.CoordinatesToCellName(s.ncols, s.row)
 	if err != nil {
 		return err
@@ -337,7 +369,13 @@ func (x *xlsxWriter) keySheet(name string, cols []keyColumn, include func(*Key) 
 	for i, c := range cols {
 		titles[i], widths[i] = c.title, c.width
 	}
-	s, err := x.newStreamSheet(name, titles, widths)
+	rows := 0
+	for i := range x.r.Keys {
+		if include(&x.r.Keys[i]) {
+			rows++
+		}
+	}
+	s, err := x.newStreamSheet(name, titles, widths, rows)
 	if err != nil {
 		return err
 	}
@@ -368,7 +406,7 @@ func (x *xlsxWriter) actions() error {
 func (x *xlsxWriter) accounts() error {
 	s, err := x.newStreamSheet(sheetAccounts,
 		[]string{"Account ID", "Account name", "OU", "Status", "Users", "Keys", "Findings", "Compliance %", "Error"},
-		[]float64{15, 24, 24, 10, 8, 8, 10, 13, 60})
+		[]float64{15, 24, 24, 10, 8, 8, 10, 13, 60}, len(x.r.Accounts))
 	if err != nil {
 		return err
 	}
@@ -383,16 +421,27 @@ func (x *xlsxWriter) accounts() error {
 
 // errors lists failed accounts, then keys whose action failed.
 func (x *xlsxWriter) errors() error {
+	rows := 0
+	for i := range x.r.Accounts {
+		if isErrorAccount(&x.r.Accounts[i]) {
+			rows++
+		}
+	}
+	for i := range x.r.Keys {
+		if isErrorKey(&x.r.Keys[i]) {
+			rows++
+		}
+	}
 	s, err := x.newStreamSheet(sheetErrors,
 		[]string{"Kind", "Account ID", "Account name", "User", "Access key ID", "Action", "Error"},
-		[]float64{9, 15, 24, 24, 24, 12, 80})
+		[]float64{9, 15, 24, 24, 24, 12, 80}, rows)
 	if err != nil {
 		return err
 	}
 	red := look{font: fontRed}
 	for i := range x.r.Accounts {
 		a := &x.r.Accounts[i]
-		if a.Status != AccountError {
+		if !isErrorAccount(a) {
 			continue
 		}
 		if err := s.add([]any{"account", a.AccountID, a.Name, nil, nil, nil, a.Error}, red); err != nil {
@@ -401,7 +450,7 @@ func (x *xlsxWriter) errors() error {
 	}
 	for i := range x.r.Keys {
 		k := &x.r.Keys[i]
-		if k.Result != ResultFailed {
+		if !isErrorKey(k) {
 			continue
 		}
 		action := cmp.Or(k.Action, k.PlannedAction)
@@ -412,10 +461,15 @@ func (x *xlsxWriter) errors() error {
 	return s.close()
 }
 
+// isErrorAccount and isErrorKey pick the rows of the Errors sheet.
+func isErrorAccount(a *Account) bool { return a.Status == AccountError }
+
+func isErrorKey(k *Key) bool { return k.Result == ResultFailed }
+
 func (x *xlsxWriter) notifications() error {
 	s, err := x.newStreamSheet(sheetNotifications,
 		[]string{"Account ID", "User", "Access key ID", "Event", "To", "Subject", "Result", "Error"},
-		[]float64{15, 24, 24, 16, 32, 48, 10, 60})
+		[]float64{15, 24, 24, 16, 32, 48, 10, 60}, len(x.r.Notifications))
 	if err != nil {
 		return err
 	}
@@ -436,10 +490,14 @@ func (x *xlsxWriter) notifications() error {
 }
 
 // summarySheet writes cells of the small Summary sheet in excelize's normal
-// mode and keeps the first error.
+// mode and keeps the first error. It tracks the last row and column it
+// wrote, for the sheet's used range: excelize's normal mode never updates
+// the "A1" it starts every sheet with.
 type summarySheet struct {
-	x   *xlsxWriter
-	err error
+	x      *xlsxWriter
+	err    error
+	maxRow int
+	maxCol int
 }
 
 func (s *summarySheet) set(col string, row int, v any, l look, style int) {
@@ -457,14 +515,25 @@ func (s *summarySheet) set(col string, row int, v any, l look, style int) {
 			style, v = cell.StyleID, cell.Value
 		}
 	}
+	if v == nil && style == 0 {
+		return // no cell at all
+	}
 	if v != nil {
 		if s.err = s.x.f.SetCellValue(sheetSummary, ref, v); s.err != nil {
 			return
 		}
 	}
 	if style != 0 {
-		s.err = s.x.f.SetCellStyle(sheetSummary, ref, ref, style)
+		if s.err = s.x.f.SetCellStyle(sheetSummary, ref, ref, style); s.err != nil {
+			return
+		}
 	}
+	c, r, err := excelize.CellNameToCoordinates(ref)
+	if err != nil {
+		s.err = err
+		return
+	}
+	s.maxCol, s.maxRow = max(s.maxCol, c), max(s.maxRow, r)
 }
 
 // Summary layout: label/value pairs in A:B, the compliance-by-account table
@@ -547,6 +616,9 @@ func (x *xlsxWriter) summary() error {
 	}
 	if s.err != nil {
 		return s.err
+	}
+	if err := setDimension(x.f, sheetSummary, s.maxCol, s.maxRow); err != nil {
+		return err
 	}
 	for col, width := range map[string]float64{"A": 26, "B": 28, "C": 3, "D": 15, "E": 24, "F": 10, "G": 8, "H": 10, "I": 14} {
 		if err := x.f.SetColWidth(sheetSummary, col, col, width); err != nil {

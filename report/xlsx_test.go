@@ -259,6 +259,9 @@ func TestWriteXLSXSpillsToDisk(t *testing.T) {
 	if got := bytes.Count(sheet, []byte("<row ")); got != n+1 {
 		t.Errorf("Keys sheet has %d rows, want %d", got, n+1)
 	}
+	if want := []byte(`<dimension ref="A1:T20001">`); !bytes.Contains(sheet[:min(len(sheet), 1<<13)], want) {
+		t.Errorf("Keys sheet does not start by declaring its used range %s", want)
+	}
 	lastKey := []byte(">" + r.Keys[n-1].AccessKeyID + "<")
 	if !bytes.Contains(sheet[len(sheet)*9/10:], lastKey) {
 		t.Errorf("last key %s not at the end of the sheet", r.Keys[n-1].AccessKeyID)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
+	"keyrotor/test/xlsxcheck"
 )
 
 // auditScenarioYAML is the organization the audit end-to-end tests run
@@ -352,6 +354,7 @@ func TestAuditEndToEnd(t *testing.T) {
 	// XLSX and CSV agree with the JSON.
 	checkXLSX(t, files["xlsx"], len(rep.Keys), len(rep.Accounts))
 	checkCSV(t, files["csv"], len(rep.Keys))
+	t.Run("openpyxl", func(t *testing.T) { checkXLSXWithOpenpyxl(t, files["xlsx"], files["json"]) })
 
 	// The terminal summary masks key IDs.
 	for _, k := range rep.Keys {
@@ -384,6 +387,22 @@ func checkXLSX(t *testing.T, path string, keys, accounts int) {
 			t.Errorf("XLSX sheet %s has %d rows, want %d", sheet, len(rows), want)
 		}
 	}
+}
+
+// checkXLSXWithOpenpyxl has openpyxl, in read-only mode, read the workbook
+// through each sheet's declared used range and compare it with the JSON
+// report (test/xlsxcheck). It skips when /usr/bin/python3 or openpyxl is
+// missing, unless xlsxcheck.RequireEnv demands the check, as .ci/run does.
+func checkXLSXWithOpenpyxl(t *testing.T, xlsxPath, jsonPath string) {
+	t.Helper()
+	out, err := xlsxcheck.Check(context.Background(), xlsxPath, jsonPath)
+	switch {
+	case errors.Is(err, xlsxcheck.ErrUnavailable) && !xlsxcheck.Required():
+		t.Skipf("skipping the openpyxl read-back: %v", err)
+	case err != nil:
+		t.Fatal(err)
+	}
+	t.Logf("openpyxl read-only sees:\n%s", out)
 }
 
 // checkCSV checks the CSV has a header and one row per key.
