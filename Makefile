@@ -6,7 +6,7 @@ BIN                := bin
 IMAGE              ?= keyrotor
 VERSION            ?= $(shell git describe --tags --always 2>/dev/null || echo dev)
 
-.PHONY: help build test lint vet fmt-check staticcheck gen-check test-go demo bench awssim image clean
+.PHONY: help build test lint vet fmt-check staticcheck gen-check tidy-check test-go demo bench awssim image clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,7 +22,10 @@ test-go:
 	@/usr/bin/python3 -c 'import openpyxl' 2>/dev/null || echo "note: /usr/bin/python3 cannot import openpyxl, so the openpyxl read-back of XLSX reports skips (install it: apt-get install python3-openpyxl)"
 	$(GO) test -race -count=1 ./...
 
-lint: fmt-check vet staticcheck gen-check ## static checks only
+lint: fmt-check vet staticcheck gen-check tidy-check ## static checks only
+
+tidy-check: ## fail when go.mod/go.sum are not what go mod tidy makes them
+	$(GO) mod tidy -diff
 
 vet:
 	$(GO) vet ./...
