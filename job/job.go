@@ -26,6 +26,7 @@ import (
 	"keyrotor/notify"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // ErrBadInput marks errors caused by the run's input (an --account that is
@@ -35,7 +36,7 @@ var ErrBadInput = errors.New("bad input")
 
 // Options are one run's settings beyond accounts.yaml.
 type Options struct {
-	Mode rotation.Mode
+	Mode vocab.Mode
 	// Out and Formats override report.out and report.formats when set.
 	Out     string
 	Formats []string
@@ -91,7 +92,7 @@ const (
 func (r Result) Status(failOnFindings bool) Status {
 	rep := r.Report
 	switch {
-	case rep.Summary.AccountsFailed > 0 || rep.Run.Interrupted || rep.Summary.Results[report.ResultFailed] > 0:
+	case rep.Summary.AccountsFailed > 0 || rep.Run.Interrupted || rep.Summary.Results[vocab.ResultFailed] > 0:
 		return StatusPartial
 	case failOnFindings && findingsPresent(rep):
 		return StatusFindings
@@ -190,10 +191,9 @@ func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options)
 		}
 	}
 	if ses != nil && conf.Notifications.Digest {
-		if d, err := sendDigest(context.WithoutCancel(ctx), ses, conf, rep, res.Files, res.S3); err != nil {
+		// The notifier logs the digest it sent.
+		if _, err := sendDigest(context.WithoutCancel(ctx), ses, conf, rep, res.Files, res.S3); err != nil {
 			log.Error("digest to the security team failed", "err", err)
-		} else {
-			log.Info("digest sent", "to", strings.Join(d.To, ","))
 		}
 	}
 	return res, uerr
@@ -203,15 +203,14 @@ func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options)
 // when it is off: then nothing is mailed and nothing is recorded as mailed,
 // so a later run with mail on still tells the owners.
 func newNotifier(awsCfg aws.Config, conf *config.Config, o Options) (*notify.SESNotifier, error) {
-	if !o.Notify || o.Mode != rotation.ModeApply || !conf.Notifications.Enabled {
+	if !o.Notify || o.Mode != vocab.ModeApply || !conf.Notifications.Enabled {
 		return nil, nil
 	}
 	client := sesv2.NewFromConfig(awsCfg, func(so *sesv2.Options) { so.Region = conf.Notifications.Region })
-	n, err := notify.NewSESNotifier(client, conf.NotifySettings())
+	n, err := notify.NewSESNotifier(client, conf.NotifySettings(), o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("%w: notifications: %w", ErrBadInput, err)
 	}
-	n.Logger = o.Logger
 	n.Now = o.Now
 	return n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"keyrotor/report"
+	"keyrotor/vocab"
 )
 
 // DigestOptions are what a digest says beyond the report itself.
@@ -24,14 +25,14 @@ type DigestOptions struct {
 // result, failed accounts and undelivered notices.
 func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
 	d := Digest{
-		RunID: rep.Run.ID, Mode: rep.Run.Mode, Started: rep.Run.Started, Finished: rep.Run.Ended,
+		RunID: rep.Run.ID, Mode: string(rep.Run.Mode), Started: rep.Run.Started, Finished: rep.Run.Ended,
 		Accounts: len(rep.Accounts), Keys: rep.Summary.Keys, CompliancePct: rep.Summary.CompliancePct,
 		ReportFiles: o.Files, ReportS3: o.S3,
 	}
 	counts := map[DigestCount]int{}
 	for _, k := range rep.Keys {
 		if k.Action != "" {
-			counts[DigestCount{Action: k.Action, Result: k.Result}]++
+			counts[DigestCount{Action: string(k.Action), Result: string(k.Result)}]++
 		}
 	}
 	for c, n := range counts {
@@ -42,12 +43,12 @@ func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
 		return cmp.Or(strings.Compare(a.Action, b.Action), strings.Compare(a.Result, b.Result))
 	})
 	for _, a := range rep.Accounts {
-		if a.Status == report.AccountError {
+		if a.Status == vocab.AccountError {
 			d.FailedAccounts = append(d.FailedAccounts, FailedAccount{ID: a.AccountID, Name: a.Name, Error: a.Error})
 		}
 	}
 	for _, nt := range rep.Notifications {
-		if nt.Result == report.NotifyFailed {
+		if nt.Result == vocab.NotifyFailed {
 			d.NotifyFailures = append(d.NotifyFailures, NotifyFailure{AccountID: nt.AccountID, User: nt.User,
 				KeyID: nt.AccessKeyID, Event: nt.Event, Error: nt.Error})
 		}

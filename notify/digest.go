@@ -150,7 +150,7 @@ func (n *SESNotifier) SendDigest(ctx context.Context, d Digest) (rotation.Delive
 		return del, n.sendError("send digest of run "+d.RunID, err)
 	}
 	del.MessageID = aws.ToString(out.MessageId)
-	n.logger().InfoContext(ctx, "digest sent", "run", d.RunID, "to", strings.Join(to, ","),
+	n.logger.InfoContext(ctx, "digest sent", "run", d.RunID, "to", strings.Join(to, ","),
 		"attachment", data.AttachmentName, "message_id", del.MessageID)
 	return del, nil
 }

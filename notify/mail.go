@@ -113,9 +113,8 @@ type SESNotifier struct {
 	// Now is the clock for the Date header of raw (digest) messages; nil
 	// means time.Now.
 	Now func() time.Time
-	// Logger records each message sent (recipients, subject, message ID);
-	// nil means slog.Default().
-	Logger *slog.Logger
+	// logger records each message sent (recipients, subject, message ID).
+	logger *slog.Logger
 
 	api     SESAPI
 	cfg     Settings
@@ -131,9 +130,9 @@ var _ rotation.Notifier = (*SESNotifier)(nil)
 // It loads the built-in templates, replaces those present in
 // cfg.TemplatesDir, and renders each against sample data, so that a syntax
 // error or a reference to a field that does not exist is reported now.
-func NewSESNotifier(api SESAPI, cfg Settings) (*SESNotifier, error) {
-	if api == nil {
-		return nil, errors.New("new SES notifier: no SES client")
+func NewSESNotifier(api SESAPI, cfg Settings, log *slog.Logger) (*SESNotifier, error) {
+	if api == nil || log == nil {
+		return nil, errors.New("new SES notifier: no SES client or no logger")
 	}
 	if cfg.Sender == "" {
 		return nil, errors.New("new SES notifier: notifications.sender is empty")
@@ -151,7 +150,7 @@ func NewSESNotifier(api SESAPI, cfg Settings) (*SESNotifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &SESNotifier{api: api, cfg: cfg, from: from.Address, fromHdr: from.String(),
+	n := &SESNotifier{api: api, cfg: cfg, logger: log, from: from.Address, fromHdr: from.String(),
 		notices: map[rotation.Event]*mailTemplate{}}
 	for _, e := range noticeEvents {
 		t := set[string(e)]
@@ -209,7 +208,7 @@ func (n *SESNotifier) Notify(ctx context.Context, e rotation.Notice) (rotation.D
 		return d, n.sendError("send "+what, err)
 	}
 	d.MessageID = aws.ToString(out.MessageId)
-	n.logger().InfoContext(ctx, "mail sent", "event", string(e.Kind), "account", e.AccountID, "user", e.User,
+	n.logger.InfoContext(ctx, "mail sent", "event", string(e.Kind), "account", e.AccountID, "user", e.User,
 		"to", strings.Join(d.To, ","), "source", d.Source, "message_id", d.MessageID)
 	return d, nil
 }
@@ -233,12 +232,7 @@ func checkNotice(e rotation.Notice) error {
 	return nil
 }
 
-func (n *SESNotifier) logger() *slog.Logger {
-	if n.Logger != nil {
-		return n.Logger
-	}
-	return slog.Default()
-}
+
 
 func (n *SESNotifier) now() time.Time {
 	if n.Now != nil {

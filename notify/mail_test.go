@@ -26,6 +26,7 @@ import (
 	"keyrotor/notify"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 var mailNow = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
@@ -107,12 +108,11 @@ func mailNotice(kind rotation.Event) rotation.Notice {
 
 func newMailNotifier(t *testing.T, api notify.SESAPI, cfg notify.Settings, contacts func(string) []string) *notify.SESNotifier {
 	t.Helper()
-	n, err := notify.NewSESNotifier(api, withContacts(cfg, contacts))
+	n, err := notify.NewSESNotifier(api, withContacts(cfg, contacts), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.Now = func() time.Time { return mailNow }
-	n.Logger = slog.New(slog.DiscardHandler)
 	return n
 }
 
@@ -499,7 +499,7 @@ func TestTemplateValidationAtStartup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mailConfig()
 			cfg.TemplatesDir = writeTemplates(t, map[string]string{tt.file: tt.text})
-			n, err := notify.NewSESNotifier(&mailFakeSES{}, cfg)
+			n, err := notify.NewSESNotifier(&mailFakeSES{}, cfg, slog.New(slog.DiscardHandler))
 			if err == nil {
 				t.Fatalf("NewSESNotifier accepted %s = %q", tt.file, tt.text)
 			}
@@ -516,15 +516,18 @@ func TestTemplateValidationAtStartup(t *testing.T) {
 
 	cfg := mailConfig()
 	cfg.TemplatesDir = filepath.Join(t.TempDir(), "missing")
-	if _, err := notify.NewSESNotifier(&mailFakeSES{}, cfg); err == nil || !strings.Contains(err.Error(), "templates_dir") {
+	if _, err := notify.NewSESNotifier(&mailFakeSES{}, cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "templates_dir") {
 		t.Errorf("missing templates_dir: err = %v", err)
 	}
 	cfg = mailConfig()
 	cfg.Sender = "not an address"
-	if _, err := notify.NewSESNotifier(&mailFakeSES{}, cfg); err == nil || !strings.Contains(err.Error(), "notifications.sender") {
+	if _, err := notify.NewSESNotifier(&mailFakeSES{}, cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "notifications.sender") {
 		t.Errorf("bad sender: err = %v", err)
 	}
-	if _, err := notify.NewSESNotifier(nil, mailConfig()); err == nil {
+	if _, err := notify.NewSESNotifier(&mailFakeSES{}, mailConfig(), nil); err == nil {
+		t.Error("NewSESNotifier without a logger")
+	}
+	if _, err := notify.NewSESNotifier(nil, mailConfig(), slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("nil SES client accepted")
 	}
 }
@@ -574,11 +577,11 @@ func TestMailDataHasNoSecretFields(t *testing.T) {
 func TestBuildDigestCountsActionsAndFailures(t *testing.T) {
 	started := mailNow.Add(-10 * time.Minute)
 	rep := &report.Report{
-		Run:     report.Run{ID: "r1", Mode: report.ModeApply, Started: started, Ended: mailNow},
+		Run:     report.Run{ID: "r1", Mode: vocab.ModeApply, Started: started, Ended: mailNow},
 		Summary: report.Summary{Keys: 6, CompliancePct: 80},
 		Accounts: []report.Account{
-			{AccountID: mailAccount, Status: report.AccountOK},
-			{AccountID: "333333333333", Name: "lab", Status: report.AccountError, Error: "assume role: AccessDenied"},
+			{AccountID: mailAccount, Status: vocab.AccountOK},
+			{AccountID: "333333333333", Name: "lab", Status: vocab.AccountError, Error: "assume role: AccessDenied"},
 		},
 		Keys: []report.Key{
 			{AccountID: mailAccount, User: "alice", Action: "issue", Result: "done"},
@@ -589,8 +592,8 @@ func TestBuildDigestCountsActionsAndFailures(t *testing.T) {
 			{AccountID: mailAccount, User: "frank", Action: "hold", Result: "held"},
 		},
 		Notifications: []report.Notification{
-			{AccountID: mailAccount, User: "alice", AccessKeyID: mailOldKey, Event: "issued", Result: report.NotifyFailed, Error: "notify: no recipient for alice"},
-			{AccountID: mailAccount, User: "bob", AccessKeyID: mailNewKey, Event: "issued", Result: report.NotifySent},
+			{AccountID: mailAccount, User: "alice", AccessKeyID: mailOldKey, Event: "issued", Result: vocab.NotifyFailed, Error: "notify: no recipient for alice"},
+			{AccountID: mailAccount, User: "bob", AccessKeyID: mailNewKey, Event: "issued", Result: vocab.NotifySent},
 		},
 	}
 	d, err := notify.BuildDigest(rep, notify.DigestOptions{Files: []string{"a.json"}})

@@ -24,6 +24,7 @@ import (
 	"keyrotor/deploy"
 	"keyrotor/notify"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // CentralRow is the Account of the central account's row.
@@ -34,7 +35,7 @@ const exampleUser = "example-user"
 
 // Options say what to check.
 type Options struct {
-	Mode     rotation.Mode
+	Mode     vocab.Mode
 	Targets  []rotation.AccountTarget
 	Skipped  []accounts.Skipped
 	Connect  func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"keyrotor/vocab"
 	"strings"
 	"time"
 )
@@ -23,7 +24,7 @@ var keyColumns = []keyColumn{
 	{"account_name", "Account name", 22, func(k *Key) any { return k.AccountName }},
 	{"user", "User", 24, func(k *Key) any { return k.User }},
 	{"access_key_id", "Access key ID", 24, func(k *Key) any { return k.AccessKeyID }},
-	{"status", "Status", 10, func(k *Key) any { return k.Status }},
+	{"status", "Status", 10, func(k *Key) any { return string(k.Status) }},
 	{"created", "Created (UTC)", 19, func(k *Key) any { return timeValue(k.Created) }},
 	{"age_days", "Age (days)", 10, func(k *Key) any { return k.AgeDays }},
 	{"last_used", "Last used (UTC)", 19, func(k *Key) any { return timePtrValue(k.LastUsed) }},
@@ -32,10 +33,12 @@ var keyColumns = []keyColumn{
 	{"findings", "Findings", 22, func(k *Key) any { return findingIDs(k) }},
 	{"exempt", "Exempt", 8, func(k *Key) any { return k.Exempt }},
 	{"exempt_reason", "Exempt reason", 24, func(k *Key) any { return k.ExemptReason }},
-	{"planned_action", "Planned action", 14, func(k *Key) any { return k.PlannedAction }},
-	{"action", "Action", 12, func(k *Key) any { return k.Action }},
-	{"result", "Result", 10, func(k *Key) any { return k.Result }},
+	{"planned_action", "Planned action", 14, func(k *Key) any { return string(k.PlannedAction) }},
+	{"action", "Action", 12, func(k *Key) any { return string(k.Action) }},
+	{"result", "Result", 10, func(k *Key) any { return string(k.Result) }},
 	{"reason", "Reason", 48, func(k *Key) any { return k.Reason }},
+	{"reason_code", "Reason code", 20, func(k *Key) any { return string(k.ReasonCode) }},
+	{"fix", "Fix", 48, func(k *Key) any { return k.Fix }},
 	{"new_access_key_id", "New access key ID", 24, func(k *Key) any { return k.NewAccessKeyID }},
 	{"secret_name", "Secret name", 32, func(k *Key) any { return k.SecretName }},
 	{"rotation_state", "Rotation state", 14, func(k *Key) any { return k.RotationState }},
@@ -44,7 +47,7 @@ var keyColumns = []keyColumn{
 // actionColumnNames are the keyColumns of the XLSX Actions sheet.
 var actionColumnNames = []string{
 	"account_id", "account_name", "user", "access_key_id", "age_days", "findings",
-	"planned_action", "action", "result", "reason", "new_access_key_id", "secret_name",
+	"planned_action", "action", "result", "reason", "reason_code", "fix", "new_access_key_id", "secret_name",
 	"rotation_state",
 }
 
@@ -109,7 +112,7 @@ func isActionRow(k *Key) bool {
 		return true
 	}
 	switch k.PlannedAction {
-	case "", ActionNone, ActionExempt:
+	case "", vocab.ActionNone, vocab.ActionExempt:
 		return false
 	}
 	return true

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"keyrotor/vocab"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,8 +63,8 @@ func WriteFiles(dir string, r *Report, formats []string) ([]string, error) {
 			return nil, fmt.Errorf("write report files: unknown format %q (want %s)", f, strings.Join(Formats, ", "))
 		}
 	}
-	if !slices.Contains(modes, r.Run.Mode) {
-		return nil, fmt.Errorf("write report files: run mode %q is not one of %q", r.Run.Mode, modes)
+	if !slices.Contains(vocab.Modes, r.Run.Mode) {
+		return nil, fmt.Errorf("write report files: run mode %q is not one of %q", r.Run.Mode, vocab.Modes)
 	}
 	if r.Run.Started.IsZero() {
 		return nil, errors.New("write report files: run start time is not set")

@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"keyrotor/vocab"
 	"math"
 	"slices"
 )
@@ -97,11 +98,11 @@ func (r *Report) Finalize() {
 		a := &r.Accounts[i]
 		s.Users += a.Users
 		switch a.Status {
-		case AccountOK:
+		case vocab.AccountOK:
 			s.AccountsOK++
-		case AccountError:
+		case vocab.AccountError:
 			s.AccountsFailed++
-		case AccountSkipped:
+		case vocab.AccountSkipped:
 			s.AccountsSkipped++
 		}
 	}
@@ -151,7 +152,7 @@ func (r *Report) addMissingAccounts() {
 		r.Accounts = append(r.Accounts, Account{
 			AccountID: k.AccountID,
 			Name:      k.AccountName,
-			Status:    AccountOK,
+			Status:    vocab.AccountOK,
 		})
 	}
 }
@@ -177,15 +178,15 @@ type tally struct {
 	// findingCount counts findings, each finding ID once per key.
 	findingCount int
 	findings     map[string]int
-	actions      map[string]int
-	results      map[string]int
+	actions      map[vocab.Action]int
+	results      map[vocab.Result]int
 }
 
 func newTally() *tally {
 	return &tally{
 		findings: map[string]int{},
-		actions:  map[string]int{},
-		results:  map[string]int{},
+		actions:  map[vocab.Action]int{},
+		results:  map[vocab.Result]int{},
 	}
 }
 
@@ -211,7 +212,7 @@ func (t *tally) countKeys(keys []Key) {
 		if k.Exempt {
 			t.exempt++
 		}
-		if k.Status == KeyActive {
+		if k.Status == vocab.KeyActive {
 			t.active++
 			if !k.Exempt {
 				t.eligible++
@@ -221,7 +222,7 @@ func (t *tally) countKeys(keys []Key) {
 			}
 		}
 		action := cmp.Or(k.Action, k.PlannedAction)
-		if action != "" && action != ActionNone {
+		if action != "" && action != vocab.ActionNone {
 			t.actions[action]++
 		}
 		if k.Result != "" {
@@ -256,4 +257,14 @@ func (t *tally) add(o *tally) {
 	for k, v := range o.results {
 		t.results[k] += v
 	}
+}
+
+// stringCounts re-keys a count map by plain strings, for writers that list
+// counts of every kind alike.
+func stringCounts[K ~string](m map[K]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, n := range m {
+		out[string(k)] = n
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"keyrotor/vocab"
 	"reflect"
 	"slices"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 func TestFinalize(t *testing.T) {
 	empty := map[string]int{}
+	noActions, noResults := map[vocab.Action]int{}, map[vocab.Result]int{}
 	tests := []struct {
 		name         string
 		report       func() *Report
@@ -17,7 +19,7 @@ func TestFinalize(t *testing.T) {
 		{
 			name:         "empty report is fully compliant",
 			report:       func() *Report { return &Report{} },
-			wantSummary:  Summary{Findings: empty, Actions: empty, Results: empty, CompliancePct: 100},
+			wantSummary:  Summary{Findings: empty, Actions: noActions, Results: noResults, CompliancePct: 100},
 			wantAccounts: []Account{},
 		},
 		{
@@ -32,62 +34,62 @@ func TestFinalize(t *testing.T) {
 				// key and erin (unused is not stale).
 				CompliantKeys: 2, CompliancePct: 50,
 				Findings: map[string]int{FindingStaleKey: 3, FindingUnusedKey: 2},
-				Actions:  map[string]int{ActionIssue: 1, ActionDeactivate: 1, ActionExempt: 1, ActionDelete: 1},
-				Results:  map[string]int{ResultDone: 1, ResultFailed: 1, ResultPlanned: 1},
+				Actions:  map[vocab.Action]int{vocab.ActionIssue: 1, vocab.ActionDeactivate: 1, vocab.ActionExempt: 1, vocab.ActionDelete: 1},
+				Results:  map[vocab.Result]int{vocab.ResultDone: 1, vocab.ResultFailed: 1, vocab.ResultPlanned: 1},
 			},
 			wantAccounts: []Account{
-				{AccountID: "111111111111", Name: "prod", OU: "ou-prod", Status: AccountOK, Users: 3, Keys: 3, Findings: 3, CompliancePct: 33.3},
-				{AccountID: "222222222222", Name: "dev", OU: "ou-dev", Status: AccountOK, Users: 3, Keys: 3, Findings: 2, CompliancePct: 100},
-				{AccountID: "333333333333", Name: "legacy", OU: "ou-legacy", Status: AccountError, Error: fixture().Accounts[0].Error, CompliancePct: 100},
-				{AccountID: "444444444444", Name: "sandbox", OU: "ou-sandbox", Status: AccountSkipped, Error: "account is SUSPENDED", CompliancePct: 100},
+				{AccountID: "111111111111", Name: "prod", OU: "ou-prod", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 3, CompliancePct: 33.3},
+				{AccountID: "222222222222", Name: "dev", OU: "ou-dev", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 2, CompliancePct: 100},
+				{AccountID: "333333333333", Name: "legacy", OU: "ou-legacy", Status: vocab.AccountError, Error: fixture().Accounts[0].Error, CompliancePct: 100},
+				{AccountID: "444444444444", Name: "sandbox", OU: "ou-sandbox", Status: vocab.AccountSkipped, Error: "account is SUSPENDED", CompliancePct: 100},
 			},
 		},
 		{
 			name: "keys of an unlisted account add an ok account; stale counts are reset",
 			report: func() *Report {
 				return &Report{
-					Accounts: []Account{{AccountID: "999999999999", Status: AccountOK, Keys: 7, Findings: 3, CompliancePct: 10}},
+					Accounts: []Account{{AccountID: "999999999999", Status: vocab.AccountOK, Keys: 7, Findings: 3, CompliancePct: 10}},
 					Keys: []Key{
-						{AccountID: "555555555555", AccountName: "new", User: "u", AccessKeyID: "AKIA5", Status: KeyActive, PlannedAction: ActionNone},
+						{AccountID: "555555555555", AccountName: "new", User: "u", AccessKeyID: "AKIA5", Status: vocab.KeyActive, PlannedAction: vocab.ActionNone},
 					},
 				}
 			},
 			wantSummary: Summary{AccountsOK: 2, Users: 1, Keys: 1, ActiveKeys: 1, CompliantKeys: 1, CompliancePct: 100,
-				Findings: empty, Actions: empty, Results: empty},
+				Findings: empty, Actions: noActions, Results: noResults},
 			wantAccounts: []Account{
-				{AccountID: "555555555555", Name: "new", Status: AccountOK, Users: 1, Keys: 1, CompliancePct: 100},
-				{AccountID: "999999999999", Status: AccountOK, CompliancePct: 100},
+				{AccountID: "555555555555", Name: "new", Status: vocab.AccountOK, Users: 1, Keys: 1, CompliancePct: 100},
+				{AccountID: "999999999999", Status: vocab.AccountOK, CompliancePct: 100},
 			},
 		},
 		{
 			name: "a finding repeated on one key counts once; two of three rounds to 66.7",
 			report: func() *Report {
 				k := func(user string, f ...Finding) Key {
-					return Key{AccountID: "111111111111", User: user, AccessKeyID: "AKIA" + user, Status: KeyActive, Findings: f, PlannedAction: ActionNone}
+					return Key{AccountID: "111111111111", User: user, AccessKeyID: "AKIA" + user, Status: vocab.KeyActive, Findings: f, PlannedAction: vocab.ActionNone}
 				}
 				return &Report{
-					Accounts: []Account{{AccountID: "111111111111", Status: AccountOK}},
+					Accounts: []Account{{AccountID: "111111111111", Status: vocab.AccountOK}},
 					Keys:     []Key{k("a"), k("b"), k("c", staleFinding, staleFinding)},
 				}
 			},
 			wantSummary: Summary{AccountsOK: 1, Users: 3, Keys: 3, ActiveKeys: 3, CompliantKeys: 2, CompliancePct: 66.7,
-				Findings: map[string]int{FindingStaleKey: 1}, Actions: empty, Results: empty},
+				Findings: map[string]int{FindingStaleKey: 1}, Actions: noActions, Results: noResults},
 			wantAccounts: []Account{
-				{AccountID: "111111111111", Status: AccountOK, Users: 3, Keys: 3, Findings: 1, CompliancePct: 66.7},
+				{AccountID: "111111111111", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 1, CompliancePct: 66.7},
 			},
 		},
 		{
 			name: "only exempt and inactive keys: nothing to measure, 100%",
 			report: func() *Report {
 				return &Report{Keys: []Key{
-					{AccountID: "111111111111", User: "x", AccessKeyID: "AKIAX", Status: KeyActive, Exempt: true, Findings: []Finding{staleFinding}, PlannedAction: ActionExempt},
-					{AccountID: "111111111111", User: "y", AccessKeyID: "AKIAY", Status: KeyInactive, Findings: []Finding{staleFinding}, PlannedAction: ActionNone},
+					{AccountID: "111111111111", User: "x", AccessKeyID: "AKIAX", Status: vocab.KeyActive, Exempt: true, Findings: []Finding{staleFinding}, PlannedAction: vocab.ActionExempt},
+					{AccountID: "111111111111", User: "y", AccessKeyID: "AKIAY", Status: vocab.KeyInactive, Findings: []Finding{staleFinding}, PlannedAction: vocab.ActionNone},
 				}}
 			},
 			wantSummary: Summary{AccountsOK: 1, Users: 2, Keys: 2, ActiveKeys: 1, ExemptKeys: 1, CompliancePct: 100,
-				Findings: map[string]int{FindingStaleKey: 2}, Actions: map[string]int{ActionExempt: 1}, Results: empty},
+				Findings: map[string]int{FindingStaleKey: 2}, Actions: map[vocab.Action]int{vocab.ActionExempt: 1}, Results: noResults},
 			wantAccounts: []Account{
-				{AccountID: "111111111111", Status: AccountOK, Users: 2, Keys: 2, Findings: 2, CompliancePct: 100},
+				{AccountID: "111111111111", Status: vocab.AccountOK, Users: 2, Keys: 2, Findings: 2, CompliancePct: 100},
 			},
 		},
 	}
@@ -143,7 +145,7 @@ func TestFinalizeSortsKeys(t *testing.T) {
 
 func TestFinalizeDoesNotWriteSharedFindings(t *testing.T) {
 	shared := []Finding{{ID: FindingStaleKey}} // nil Controls
-	r := &Report{Keys: []Key{{AccountID: "111111111111", User: "u", AccessKeyID: "AKIAU", Status: KeyActive, Findings: shared}}}
+	r := &Report{Keys: []Key{{AccountID: "111111111111", User: "u", AccessKeyID: "AKIAU", Status: vocab.KeyActive, Findings: shared}}}
 	r.Finalize()
 	if shared[0].Controls != nil {
 		t.Errorf("Finalize wrote into a Findings array it does not own")

@@ -3,9 +3,12 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"keyrotor/vocab"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +55,7 @@ func TestWriteJSONMatchesMarshalIndent(t *testing.T) {
 	for name, r := range map[string]*Report{
 		"fixture":     finalized(),
 		"empty":       func() *Report { r := &Report{}; r.Finalize(); return r }(),
-		"unfinalized": {Run: Run{Mode: ModeAudit}}, // nil lists are written as null
+		"unfinalized": {Run: Run{Mode: vocab.ModeAudit}}, // nil lists are written as null
 	} {
 		t.Run(name, func(t *testing.T) {
 			want, err := json.MarshalIndent(r, "", "  ")
@@ -89,14 +92,17 @@ func TestWriteJSONMatchesSchema(t *testing.T) {
 	sch := compileSchema(t)
 	// Use every enumerated value so the schema's enums and Go's agree.
 	r := fixture()
-	for i, a := range actions {
-		r.Keys = append(r.Keys, Key{AccountID: "555555555555", User: "enum", AccessKeyID: "AKIAENUM0000000000" + string(rune('A'+i)),
-			Status: keyStates[i%len(keyStates)], Created: now, PlannedAction: a, Action: a, Result: results[i%len(results)]})
+	reasons := vocab.Reasons()
+	for i := range max(len(vocab.Actions), len(reasons)) {
+		r.Keys = append(r.Keys, Key{AccountID: "555555555555", User: "enum", AccessKeyID: fmt.Sprintf("AKIAENUM%012d", i),
+			Status: vocab.KeyStatuses[i%len(vocab.KeyStatuses)], Created: now,
+			PlannedAction: vocab.Actions[i%len(vocab.Actions)], Action: vocab.Actions[i%len(vocab.Actions)],
+			Result: vocab.Results[i%len(vocab.Results)], ReasonCode: reasons[i%len(reasons)], Fix: "aws iam list-access-keys"})
 	}
-	for _, n := range notifyResults {
+	for _, n := range vocab.NotifyResults {
 		r.Notifications = append(r.Notifications, Notification{AccountID: "555555555555", Event: "test", Result: n})
 	}
-	for _, m := range modes {
+	for _, m := range vocab.Modes {
 		r.Run.Mode = m
 		r.Finalize()
 		if err := validateJSON(t, sch, writeJSON(t, r)); err != nil {
@@ -122,6 +128,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad account status", `"status": "skipped"`, `"status": "maybe"`},
 		{"bad planned action", `"planned_action": "issue"`, `"planned_action": "rotate"`},
 		{"bad result", `"result": "done"`, `"result": "ok"`},
+		{"unknown reason code", `"result": "done"`, `"result": "done", "reason_code": "because"`},
 		{"bad date", `"started": "2026-11-26T06:00:00Z"`, `"started": "yesterday"`},
 		{"bad account id", `"account_id": "222222222222"`, `"account_id": "dev"`},
 		{"error status without error", `"status": "error",
@@ -261,7 +268,7 @@ func TestMerge(t *testing.T) {
 
 	// Reports that are not shards of one run are refused.
 	d := shard("222222222222")
-	d.Run.Mode = ModeAudit
+	d.Run.Mode = vocab.ModeAudit
 	if _, err := Merge(a, d); err == nil {
 		t.Error("Merge accepted an audit and an apply report")
 	}
@@ -292,5 +299,54 @@ func TestMergeRoundTripThroughJSON(t *testing.T) {
 	}
 	if !bytes.Equal(writeJSON(t, m), writeJSON(t, r1)) {
 		t.Error("a report merged with itself changed")
+	}
+}
+
+// TestSchemaEnumsMatchVocab ties every enumeration of the schema to the
+// values package vocab defines, both ways.
+func TestSchemaEnumsMatchVocab(t *testing.T) {
+	b, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sch struct {
+		Defs map[string]struct {
+			Enum       []string `json:"enum"`
+			Properties map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"properties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(b, &sch); err != nil {
+		t.Fatal(err)
+	}
+	strs := func(vs any) []string {
+		var out []string
+		switch v := vs.(type) {
+		case []vocab.Reason:
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+		case []vocab.Action:
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+		case []vocab.Result:
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+	for name, c := range map[string]struct{ got, want []string }{
+		"key.reason_code": {sorted(sch.Defs["key"].Properties["reason_code"].Enum), strs(vocab.Reasons())},
+		"action":          {sorted(sch.Defs["action"].Enum), strs(vocab.Actions)},
+		"result":          {sorted(sch.Defs["result"].Enum), strs(vocab.Results)},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("schema %s enum = %q\nvocab has %q", name, c.got, c.want)
+		}
 	}
 }

@@ -3,7 +3,11 @@
 // model, so the files of one run always agree with each other.
 package report
 
-import "time"
+import (
+	"time"
+
+	"keyrotor/vocab"
+)
 
 // SchemaVersion is the version of the JSON report's schema. It changes only
 // when a field is removed or changes meaning; new fields keep the version.
@@ -26,8 +30,8 @@ type Run struct {
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
 	// Mode is "audit", "plan" (rotate without --apply) or "apply".
-	Mode    string `json:"mode"`
-	Version string `json:"keyrotor_version"`
+	Mode    vocab.Mode `json:"mode"`
+	Version string     `json:"keyrotor_version"`
 	// Policy is the default policy in force; per-account overrides are on
 	// each account.
 	Policy          Policy   `json:"policy"`
@@ -63,57 +67,55 @@ type Summary struct {
 	// no such keys.
 	CompliancePct float64 `json:"compliance_pct"`
 	// Actions counts keys by planned or taken action ("issue", "hold", ...).
-	Actions map[string]int `json:"actions"`
+	Actions map[vocab.Action]int `json:"actions"`
 	// Results counts acted-on keys by result ("done", "held", "failed",
 	// "skipped", "planned").
-	Results map[string]int `json:"results"`
+	Results map[vocab.Result]int `json:"results"`
 }
-
-// Account status values.
-const (
-	AccountOK      = "ok"
-	AccountError   = "error"
-	AccountSkipped = "skipped"
-)
 
 // Account is one targeted account's outcome.
 type Account struct {
-	AccountID string `json:"account_id"`
-	Name      string `json:"name"`
-	OU        string `json:"ou"`
-	Status    string `json:"status"`
-	Error     string `json:"error,omitempty"`
-	Users     int    `json:"users"`
-	Keys      int    `json:"keys"`
-	Findings  int    `json:"findings"`
+	AccountID string              `json:"account_id"`
+	Name      string              `json:"name"`
+	OU        string              `json:"ou"`
+	Status    vocab.AccountStatus `json:"status"`
+	Error     string              `json:"error,omitempty"`
+	Users     int                 `json:"users"`
+	Keys      int                 `json:"keys"`
+	Findings  int                 `json:"findings"`
 	// CompliancePct is computed like Summary.CompliancePct for this account.
 	CompliancePct float64 `json:"compliance_pct"`
 }
 
 // Key is one access key and everything keyrotor found and did about it.
 type Key struct {
-	AccountID       string     `json:"account_id"`
-	AccountName     string     `json:"account_name"`
-	User            string     `json:"user"`
-	AccessKeyID     string     `json:"access_key_id"`
-	Status          string     `json:"status"`
-	Created         time.Time  `json:"created"`
-	AgeDays         int        `json:"age_days"`
-	LastUsed        *time.Time `json:"last_used"`
-	LastUsedService string     `json:"last_used_service,omitempty"`
-	LastUsedRegion  string     `json:"last_used_region,omitempty"`
-	Findings        []Finding  `json:"findings"`
-	Exempt          bool       `json:"exempt"`
-	ExemptReason    string     `json:"exempt_reason,omitempty"`
+	AccountID       string          `json:"account_id"`
+	AccountName     string          `json:"account_name"`
+	User            string          `json:"user"`
+	AccessKeyID     string          `json:"access_key_id"`
+	Status          vocab.KeyStatus `json:"status"`
+	Created         time.Time       `json:"created"`
+	AgeDays         int             `json:"age_days"`
+	LastUsed        *time.Time      `json:"last_used"`
+	LastUsedService string          `json:"last_used_service,omitempty"`
+	LastUsedRegion  string          `json:"last_used_region,omitempty"`
+	Findings        []Finding       `json:"findings"`
+	Exempt          bool            `json:"exempt"`
+	ExemptReason    string          `json:"exempt_reason,omitempty"`
 	// PlannedAction is what `rotate --apply` would do (or did) for the key:
 	// none, issue, deactivate, delete, hold, exempt, cleanup.
-	PlannedAction string `json:"planned_action"`
+	PlannedAction vocab.Action `json:"planned_action"`
 	// Action is the action attempted in this run ("" in audit and plan mode).
-	Action string `json:"action,omitempty"`
+	Action vocab.Action `json:"action,omitempty"`
 	// Result is done, held, failed, skipped or planned.
-	Result string `json:"result,omitempty"`
+	Result vocab.Result `json:"result,omitempty"`
 	// Reason explains a hold, a failure or a skip in words a human can act on.
 	Reason string `json:"reason,omitempty"`
+	// ReasonCode is the stable code of Reason, for pivoting reports and
+	// alerting on one kind of hold (see package vocab).
+	ReasonCode vocab.Reason `json:"reason_code,omitempty"`
+	// Fix is the exact command that resolves a hold, when there is one.
+	Fix string `json:"fix,omitempty"`
 	// NewAccessKeyID is the replacement key, once issued.
 	NewAccessKeyID string `json:"new_access_key_id,omitempty"`
 	// SecretName names the Secrets Manager secret holding the replacement
@@ -132,12 +134,12 @@ type Finding struct {
 
 // Notification is one mail keyrotor sent or tried to send.
 type Notification struct {
-	AccountID   string   `json:"account_id"`
-	User        string   `json:"user,omitempty"`
-	AccessKeyID string   `json:"access_key_id,omitempty"`
-	Event       string   `json:"event"`
-	To          []string `json:"to,omitempty"`
-	Subject     string   `json:"subject,omitempty"`
-	Result      string   `json:"result"`
-	Error       string   `json:"error,omitempty"`
+	AccountID   string             `json:"account_id"`
+	User        string             `json:"user,omitempty"`
+	AccessKeyID string             `json:"access_key_id,omitempty"`
+	Event       string             `json:"event"`
+	To          []string           `json:"to,omitempty"`
+	Subject     string             `json:"subject,omitempty"`
+	Result      vocab.NotifyResult `json:"result"`
+	Error       string             `json:"error,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"keyrotor/vocab"
 	"log/slog"
 	"maps"
 	"regexp"
@@ -121,12 +122,12 @@ func WriteSummary(w io.Writer, r *Report, opts SummaryOptions) error {
 		}
 	}
 	counts("Findings:", sum.Findings)
-	counts("Actions:", sum.Actions)
-	counts("Results:", sum.Results)
+	counts("Actions:", stringCounts(sum.Actions))
+	counts("Results:", stringCounts(sum.Results))
 
 	var bad []*Account
 	for i := range r.Accounts {
-		if a := &r.Accounts[i]; a.Status == AccountError || a.Status == AccountSkipped {
+		if a := &r.Accounts[i]; a.Status == vocab.AccountError || a.Status == vocab.AccountSkipped {
 			bad = append(bad, a)
 		}
 	}
@@ -144,7 +145,7 @@ func WriteSummary(w io.Writer, r *Report, opts SummaryOptions) error {
 
 	var failed []*Key
 	for i := range r.Keys {
-		if k := &r.Keys[i]; k.Result == ResultFailed {
+		if k := &r.Keys[i]; k.Result == vocab.ResultFailed {
 			failed = append(failed, k)
 		}
 	}
@@ -180,7 +181,7 @@ func WriteSummary(w io.Writer, r *Report, opts SummaryOptions) error {
 func eligibleKeys(keys []Key) int {
 	n := 0
 	for i := range keys {
-		if keys[i].Status == KeyActive && !keys[i].Exempt {
+		if keys[i].Status == vocab.KeyActive && !keys[i].Exempt {
 			n++
 		}
 	}

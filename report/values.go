@@ -3,41 +3,9 @@ package report
 import (
 	"errors"
 	"fmt"
+	"keyrotor/vocab"
 	"regexp"
-)
-
-// Run modes (Run.Mode).
-const (
-	ModeAudit = "audit"
-	ModePlan  = "plan"
-	ModeApply = "apply"
-)
-
-// Key status values, spelled as IAM's StatusType spells them.
-const (
-	KeyActive   = "Active"
-	KeyInactive = "Inactive"
-	KeyExpired  = "Expired"
-)
-
-// Action values, used both for Key.PlannedAction and Key.Action.
-const (
-	ActionNone       = "none"
-	ActionIssue      = "issue"
-	ActionDeactivate = "deactivate"
-	ActionDelete     = "delete"
-	ActionHold       = "hold"
-	ActionExempt     = "exempt"
-	ActionCleanup    = "cleanup"
-)
-
-// Result values (Key.Result).
-const (
-	ResultDone    = "done"
-	ResultHeld    = "held"
-	ResultFailed  = "failed"
-	ResultSkipped = "skipped"
-	ResultPlanned = "planned"
+	"slices"
 )
 
 // Finding IDs that the report writers treat specially: compliance is
@@ -48,24 +16,8 @@ const (
 	FindingUnusedKey = "unused_key"
 )
 
-// Notification result values (Notification.Result).
-const (
-	NotifySent    = "sent"
-	NotifyFailed  = "failed"
-	NotifySkipped = "skipped"
-	NotifyPlanned = "planned"
-)
-
-// The enumerations below must match docs/report-schema.json; the schema
-// test writes every value through WriteJSON and validates the output.
+// Identifier formats the JSON schema requires.
 var (
-	modes         = []string{ModeAudit, ModePlan, ModeApply}
-	accountStates = []string{AccountOK, AccountError, AccountSkipped}
-	keyStates     = []string{KeyActive, KeyInactive, KeyExpired}
-	actions       = []string{ActionNone, ActionIssue, ActionDeactivate, ActionDelete, ActionHold, ActionExempt, ActionCleanup}
-	results       = []string{ResultDone, ResultHeld, ResultFailed, ResultSkipped, ResultPlanned}
-	notifyResults = []string{NotifySent, NotifyFailed, NotifySkipped, NotifyPlanned}
-
 	accountIDPattern   = regexp.MustCompile(`^[0-9]{12}$`)
 	accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 	findingIDPattern   = regexp.MustCompile(`^[a-z0-9_]+$`)
@@ -84,7 +36,7 @@ func (r *Report) Validate() error {
 	if r.SchemaVersion != SchemaVersion {
 		p.addf("schema_version %q, want %q", r.SchemaVersion, SchemaVersion)
 	}
-	p.enum("run.mode", r.Run.Mode, modes, false)
+	enum(&p, "run.mode", r.Run.Mode, vocab.Modes, false)
 	for i, id := range r.Run.AccountsTargets {
 		if !accountIDPattern.MatchString(id) {
 			p.addf("run.accounts_targeted[%d]: %q is not 12 digits", i, id)
@@ -100,8 +52,8 @@ func (r *Report) Validate() error {
 			p.addf("%s: account %s listed twice", where, a.AccountID)
 		}
 		seen[a.AccountID] = true
-		p.enum(where+".status", a.Status, accountStates, false)
-		if a.Status == AccountError && a.Error == "" {
+		enum(&p, where+".status", a.Status, vocab.AccountStatuses, false)
+		if a.Status == vocab.AccountError && a.Error == "" {
 			p.addf("%s: status error without an error message", where)
 		}
 	}
@@ -120,10 +72,13 @@ func (r *Report) Validate() error {
 		if k.NewAccessKeyID != "" && !accessKeyIDPattern.MatchString(k.NewAccessKeyID) {
 			p.addf("%s: new_access_key_id %q is not an access key ID", where, k.NewAccessKeyID)
 		}
-		p.enum(where+".status", k.Status, keyStates, false)
-		p.enum(where+".planned_action", k.PlannedAction, actions, false)
-		p.enum(where+".action", k.Action, actions, true)
-		p.enum(where+".result", k.Result, results, true)
+		enum(&p, where+".status", k.Status, vocab.KeyStatuses, false)
+		enum(&p, where+".planned_action", k.PlannedAction, vocab.Actions, false)
+		enum(&p, where+".action", k.Action, vocab.Actions, true)
+		enum(&p, where+".result", k.Result, vocab.Results, true)
+		if k.ReasonCode != "" && !vocab.KnownReason(k.ReasonCode) {
+			p.addf("%s.reason_code: %q is not a known reason code", where, k.ReasonCode)
+		}
 		for j, f := range k.Findings {
 			if !findingIDPattern.MatchString(f.ID) {
 				p.addf("%s.findings[%d]: id %q is not snake_case", where, j, f.ID)
@@ -144,7 +99,7 @@ func (r *Report) Validate() error {
 		if n.Event == "" {
 			p.addf("%s: event is empty", where)
 		}
-		p.enum(where+".result", n.Result, notifyResults, false)
+		enum(&p, where+".result", n.Result, vocab.NotifyResults, false)
 		if p.full() {
 			break
 		}
@@ -164,14 +119,9 @@ func (p *problems) addf(format string, args ...any) {
 	p.list = append(p.list, fmt.Errorf(format, args...))
 }
 
-func (p *problems) enum(field, v string, allowed []string, optional bool) {
-	if optional && v == "" {
+func enum[T ~string](p *problems, field string, v T, allowed []T, optional bool) {
+	if (optional && v == "") || slices.Contains(allowed, v) {
 		return
-	}
-	for _, a := range allowed {
-		if v == a {
-			return
-		}
 	}
 	p.addf("%s: %q is not one of %q", field, v, allowed)
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"keyrotor/vocab"
 	"maps"
 	"slices"
 	"strconv"
@@ -345,9 +346,9 @@ func keyLook(k *Key) look {
 		l.fill = fillAmber
 	}
 	switch k.Result {
-	case ResultFailed:
+	case vocab.ResultFailed:
 		l.font = fontRed
-	case ResultDone:
+	case vocab.ResultDone:
 		l.font = fontGreen
 	}
 	return l
@@ -355,9 +356,9 @@ func keyLook(k *Key) look {
 
 func accountLook(a *Account) look {
 	switch a.Status {
-	case AccountError:
+	case vocab.AccountError:
 		return look{font: fontRed}
-	case AccountSkipped:
+	case vocab.AccountSkipped:
 		return look{fill: fillGrey}
 	}
 	return look{}
@@ -462,9 +463,9 @@ func (x *xlsxWriter) errors() error {
 }
 
 // isErrorAccount and isErrorKey pick the rows of the Errors sheet.
-func isErrorAccount(a *Account) bool { return a.Status == AccountError }
+func isErrorAccount(a *Account) bool { return a.Status == vocab.AccountError }
 
-func isErrorKey(k *Key) bool { return k.Result == ResultFailed }
+func isErrorKey(k *Key) bool { return k.Result == vocab.ResultFailed }
 
 func (x *xlsxWriter) notifications() error {
 	s, err := x.newStreamSheet(sheetNotifications,
@@ -477,9 +478,9 @@ func (x *xlsxWriter) notifications() error {
 		n := &x.r.Notifications[i]
 		var l look
 		switch n.Result {
-		case NotifyFailed:
+		case vocab.NotifyFailed:
 			l.font = fontRed
-		case NotifySent:
+		case vocab.NotifySent:
 			l.font = fontGreen
 		}
 		if err := s.add([]any{n.AccountID, n.User, n.AccessKeyID, n.Event, strings.Join(n.To, ", "), n.Subject, n.Result, n.Error}, l); err != nil {
@@ -598,8 +599,8 @@ func (x *xlsxWriter) summary() error {
 	pair("Compliance %", sum.CompliancePct)
 
 	counts("Findings by ID", sum.Findings)
-	counts("Actions", sum.Actions)
-	counts("Results", sum.Results)
+	counts("Actions", stringCounts(sum.Actions))
+	counts("Results", stringCounts(sum.Results))
 
 	s.set("D", summaryTableTop-1, "Compliance by account", look{}, x.bold)
 	tableCols := []string{"D", "E", "F", "G", "H", "I"}

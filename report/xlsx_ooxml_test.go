@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"keyrotor/test/xlsxcheck"
+	"keyrotor/vocab"
 )
 
 // This file reads the workbooks WriteXLSX writes without excelize: as OOXML
@@ -186,39 +187,39 @@ func columnName(col int) string {
 // failed keys, and notifications sent and failed.
 func estateReport(n int) *Report {
 	const accounts = 25
-	r := &Report{Run: Run{ID: "estate", Started: now, Ended: now.Add(time.Minute), Mode: ModeApply, Notify: true,
+	r := &Report{Run: Run{ID: "estate", Started: now, Ended: now.Add(time.Minute), Mode: vocab.ModeApply, Notify: true,
 		Policy: Policy{MaxKeyAgeDays: 90, UnusedAfterDays: 45, DeactivateAfterDays: 7, DeleteAfterDays: 7}}}
 	for a := range accounts {
 		id := fmt.Sprintf("%012d", 200000000000+a)
 		r.Run.AccountsTargets = append(r.Run.AccountsTargets, id)
-		r.Accounts = append(r.Accounts, Account{AccountID: id, Name: fmt.Sprintf("team-%02d", a), OU: "ou-workloads", Status: AccountOK, Users: n / accounts})
+		r.Accounts = append(r.Accounts, Account{AccountID: id, Name: fmt.Sprintf("team-%02d", a), OU: "ou-workloads", Status: vocab.AccountOK, Users: n / accounts})
 	}
 	r.Accounts = append(r.Accounts,
-		Account{AccountID: "299999999998", Name: "denied", OU: "ou-legacy", Status: AccountError,
+		Account{AccountID: "299999999998", Name: "denied", OU: "ou-legacy", Status: vocab.AccountError,
 			Error: "assume role in 299999999998: AccessDenied"},
-		Account{AccountID: "299999999999", Name: "closed", OU: "ou-legacy", Status: AccountSkipped, Error: "account is SUSPENDED"})
+		Account{AccountID: "299999999999", Name: "closed", OU: "ou-legacy", Status: vocab.AccountSkipped, Error: "account is SUSPENDED"})
 	r.Run.AccountsTargets = append(r.Run.AccountsTargets, "299999999998")
 	for i := range n {
 		a := r.Accounts[i%accounts]
 		k := Key{AccountID: a.AccountID, AccountName: a.Name, User: fmt.Sprintf("user-%05d", i/2),
-			AccessKeyID: fmt.Sprintf("AKIAESTATE%010d", i), Status: KeyActive, Created: daysAgo(i % 150),
-			AgeDays: i % 150, PlannedAction: ActionNone}
+			AccessKeyID: fmt.Sprintf("AKIAESTATE%010d", i), Status: vocab.KeyActive, Created: daysAgo(i % 150),
+			AgeDays: i % 150, PlannedAction: vocab.ActionNone}
 		if i%3 != 0 {
 			k.LastUsed, k.LastUsedService, k.LastUsedRegion = ptr(daysAgo(i%5)), "s3", "eu-west-1"
 		}
 		switch {
 		case i%97 == 0:
-			k.Exempt, k.ExemptReason, k.PlannedAction = true, "tag keyrotor:exempt=true", ActionExempt
+			k.Exempt, k.ExemptReason, k.PlannedAction = true, "tag keyrotor:exempt=true", vocab.ActionExempt
 		case k.AgeDays >= 90 && i%13 == 0:
-			k.PlannedAction, k.Action, k.Result, k.Reason = ActionIssue, ActionIssue, ResultFailed, "create access key: LimitExceeded"
+			k.PlannedAction, k.Action, k.Result, k.Reason = vocab.ActionIssue, vocab.ActionIssue, vocab.ResultFailed, "create access key: LimitExceeded"
 		case k.AgeDays >= 90:
-			k.PlannedAction, k.Action, k.Result = ActionIssue, ActionIssue, ResultDone
+			k.PlannedAction, k.Action, k.Result = vocab.ActionIssue, vocab.ActionIssue, vocab.ResultDone
 			k.NewAccessKeyID = fmt.Sprintf("AKIANEWKEY%010d", i)
 			k.SecretName, k.RotationState = "keyrotor/"+k.AccountID+"/"+k.User, "issued"
 			note := Notification{AccountID: k.AccountID, User: k.User, AccessKeyID: k.AccessKeyID, Event: "issued",
-				To: []string{k.User + "@example.com"}, Subject: "Your new AWS access key", Result: NotifySent}
+				To: []string{k.User + "@example.com"}, Subject: "Your new AWS access key", Result: vocab.NotifySent}
 			if i%7 == 0 {
-				note.Result, note.Error = NotifyFailed, "send mail: MessageRejected"
+				note.Result, note.Error = vocab.NotifyFailed, "send mail: MessageRejected"
 			}
 			r.Notifications = append(r.Notifications, note)
 		}
@@ -239,7 +240,7 @@ func xlsxCases() map[string]func() *Report {
 	return map[string]func() *Report{
 		"fixture": finalized,
 		"empty": func() *Report {
-			r := &Report{Run: Run{ID: "empty", Mode: ModeAudit, Started: now, Ended: now}}
+			r := &Report{Run: Run{ID: "empty", Mode: vocab.ModeAudit, Started: now, Ended: now}}
 			r.Finalize()
 			return r
 		},
@@ -270,7 +271,7 @@ func TestWriteXLSXDimensions(t *testing.T) {
 			// from the XML: one header row plus one row per item.
 			want := map[string]string{
 				sheetAccounts:      "A1:I" + strconv.Itoa(1+len(r.Accounts)),
-				sheetKeys:          "A1:T" + strconv.Itoa(1+len(r.Keys)),
+				sheetKeys:          "A1:V" + strconv.Itoa(1+len(r.Keys)),
 				sheetNotifications: "A1:H" + strconv.Itoa(1+len(r.Notifications)),
 			}
 			for _, s := range sheets {

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"io"
+	"keyrotor/vocab"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -217,7 +218,7 @@ func TestWriteXLSX(t *testing.T) {
 }
 
 func TestWriteXLSXEmptyReport(t *testing.T) {
-	r := &Report{Run: Run{Mode: ModeAudit, Started: now}}
+	r := &Report{Run: Run{Mode: vocab.ModeAudit, Started: now}}
 	r.Finalize()
 	f := openXLSX(t, writeXLSX(t, r))
 	rows, err := f.GetRows(sheetKeys)
@@ -259,7 +260,7 @@ func TestWriteXLSXSpillsToDisk(t *testing.T) {
 	if got := bytes.Count(sheet, []byte("<row ")); got != n+1 {
 		t.Errorf("Keys sheet has %d rows, want %d", got, n+1)
 	}
-	if want := []byte(`<dimension ref="A1:T20001">`); !bytes.Contains(sheet[:min(len(sheet), 1<<13)], want) {
+	if want := []byte(`<dimension ref="A1:V20001">`); !bytes.Contains(sheet[:min(len(sheet), 1<<13)], want) {
 		t.Errorf("Keys sheet does not start by declaring its used range %s", want)
 	}
 	lastKey := []byte(">" + r.Keys[n-1].AccessKeyID + "<")

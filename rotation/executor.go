@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"keyrotor/internal/awsclient"
+	"keyrotor/vocab"
 	"log/slog"
 	"maps"
 	"time"
@@ -30,23 +31,6 @@ type IAMWriter interface {
 	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
 }
 
-// Outcome results, as the report spells them.
-const (
-	// ResultDone: the action's AWS calls all succeeded.
-	ResultDone = "done"
-	// ResultFailed: a call failed; Outcome.Err says which and what state
-	// it left behind.
-	ResultFailed = "failed"
-	// ResultSkipped: not attempted (another run, an earlier failure, an
-	// interrupted run, a filter), or a planned Skip.
-	ResultSkipped = "skipped"
-	// ResultHeld: a Hold; a human must act (Action.Reason says how).
-	ResultHeld = "held"
-	// ResultPlanned: what rotate without --apply would do; the executor
-	// never returns it.
-	ResultPlanned = "planned"
-)
-
 // Reasons for a skip decided by the executor; Outcome.Err wraps one of them
 // (test with errors.Is).
 var (
@@ -59,7 +43,29 @@ var (
 	// ErrConcurrentChange: the user changed under the executor, most
 	// likely because another run works on it; the next run sorts it out.
 	ErrConcurrentChange = errors.New("user changed concurrently (another run?)")
+	// ErrFiltered: --user or --phase left the action out.
+	ErrFiltered = errors.New("filtered out")
 )
+
+// Code is the reason code of what became of the action: the executor's
+// reason for a skip or a failure, else the planner's.
+func (o Outcome) Code() vocab.Reason {
+	switch {
+	case o.Err == nil:
+		return o.Action.Code
+	case errors.Is(o.Err, ErrInterrupted):
+		return vocab.ReasonInterrupted
+	case errors.Is(o.Err, ErrEarlierStepFailed):
+		return vocab.ReasonEarlierStepFailed
+	case errors.Is(o.Err, ErrConcurrentChange):
+		return vocab.ReasonConcurrentChange
+	case errors.Is(o.Err, ErrFiltered):
+		return vocab.ReasonFiltered
+	case o.Result == vocab.ResultFailed:
+		return vocab.ReasonStepFailed
+	}
+	return o.Action.Code
+}
 
 // Executor applies the plan of one account. Each user's actions run in
 // order; different users run concurrently.
@@ -76,9 +82,7 @@ type Executor struct {
 	AccountID, AccountName string
 	// SecretRegion is where the users' secrets live, for notices.
 	SecretRegion string
-	// Policy is the account's policy, for the dates in notices.
-	Policy Policy
-	Logger *slog.Logger
+	Logger       *slog.Logger
 	// Concurrency bounds the users worked on at once (at least 1). IAM
 	// throttles per account, so keep it small.
 	Concurrency int
@@ -87,9 +91,9 @@ type Executor struct {
 // Outcome is what became of one action.
 type Outcome struct {
 	Action Action
-	// Result is one of ResultDone, ResultFailed, ResultSkipped, ResultHeld,
+	// Result is one of vocab.ResultDone, vocab.ResultFailed, vocab.ResultSkipped, vocab.ResultHeld,
 	// or "" for an action that has nothing to do (None, Exempt).
-	Result string
+	Result vocab.Result
 	// Err says why the action failed or why the executor skipped it, in
 	// words fit for the report. It is nil when Result is done or held and
 	// for a planned Skip (Action.Reason explains that one).
@@ -153,12 +157,7 @@ func (e *Executor) now() time.Time {
 	return e.Now().UTC()
 }
 
-func (e *Executor) logger() *slog.Logger {
-	if e.Logger != nil {
-		return e.Logger
-	}
-	return slog.Default()
-}
+func (e *Executor) logger() *slog.Logger { return e.Logger }
 
 // userRun executes one user's actions, one at a time.
 type userRun struct {
@@ -178,7 +177,7 @@ func (r *userRun) run(ctx context.Context, actions []Action, idx []int, out []Ou
 			stop = ErrInterrupted
 		}
 		if stop != nil {
-			out[i] = Outcome{Action: a, Result: ResultSkipped, Err: stop, NewKeyID: a.NewKeyID}
+			out[i] = Outcome{Action: a, Result: vocab.ResultSkipped, Err: stop, NewKeyID: a.NewKeyID}
 			r.log(ctx, out[i])
 			continue
 		}
@@ -187,7 +186,7 @@ func (r *userRun) run(ctx context.Context, actions []Action, idx []int, out []Ou
 		// leave a key nobody holds.
 		out[i] = r.apply(context.WithoutCancel(ctx), a)
 		r.log(ctx, out[i])
-		if out[i].Result == ResultFailed {
+		if out[i].Result == vocab.ResultFailed {
 			stop = fmt.Errorf("%w (%s of %s)", ErrEarlierStepFailed, a.Kind, a.KeyID)
 		}
 	}
@@ -197,7 +196,7 @@ func (r *userRun) log(ctx context.Context, o Outcome) {
 	a := o.Action
 	level := slog.LevelInfo
 	switch {
-	case o.Result == ResultFailed:
+	case o.Result == vocab.ResultFailed:
 		level = slog.LevelWarn
 	case !a.Kind.Mutates() && o.Notified == nil && o.NotifyErr == nil:
 		level = slog.LevelDebug // nothing was called
@@ -231,20 +230,20 @@ func (r *userRun) apply(ctx context.Context, a Action) Outcome {
 	case ActionForget:
 		return r.forget(ctx, a)
 	case ActionHold:
-		return r.passive(ctx, a, ResultHeld)
+		return r.passive(ctx, a, vocab.ResultHeld)
 	case ActionNone:
 		return r.passive(ctx, a, "")
 	case ActionSkip:
-		return Outcome{Action: a, Result: ResultSkipped, NewKeyID: a.NewKeyID}
+		return Outcome{Action: a, Result: vocab.ResultSkipped, NewKeyID: a.NewKeyID}
 	case ActionExempt:
 		return Outcome{Action: a}
 	}
-	return Outcome{Action: a, Result: ResultFailed, Err: fmt.Errorf("unknown action %q", a.Kind)}
+	return Outcome{Action: a, Result: vocab.ResultFailed, Err: fmt.Errorf("unknown action %q", a.Kind)}
 }
 
 // passive handles actions that change nothing but may owe a mail: a Hold's
 // reminder, or a None's mail that an earlier run failed to send.
-func (r *userRun) passive(ctx context.Context, a Action, result string) Outcome {
+func (r *userRun) passive(ctx context.Context, a Action, result vocab.Result) Outcome {
 	o := Outcome{Action: a, Result: result, NewKeyID: a.NewKeyID}
 	if a.Notify != "" {
 		r.notify(ctx, a, a.Next, "", true, &o)
@@ -253,12 +252,12 @@ func (r *userRun) passive(ctx context.Context, a Action, result string) Outcome 
 }
 
 func failed(o Outcome, err error) Outcome {
-	o.Result, o.Err = ResultFailed, err
+	o.Result, o.Err = vocab.ResultFailed, err
 	return o
 }
 
 func skipped(o Outcome, err error) Outcome {
-	o.Result, o.Err = ResultSkipped, err
+	o.Result, o.Err = vocab.ResultSkipped, err
 	return o
 }
 
@@ -375,7 +374,7 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 		return failed(o, fmt.Errorf("%s: record that %s replaces it: %w (the new key and its secret %s are in place; the next run adopts them)",
 			what, newKey, err, u.SecretName))
 	}
-	o.Result = ResultDone
+	o.Result = vocab.ResultDone
 	if a.Notify != "" {
 		r.notify(ctx, a, issued, stored.ARN, true, &o)
 	}
@@ -391,7 +390,7 @@ func (r *userRun) adopt(ctx context.Context, a Action) Outcome {
 	if err := r.writeState(ctx, a.KeyID, a.Next); err != nil {
 		return failed(o, fmt.Errorf("adopt %s as the replacement of %s: %w", a.NewKeyID, a.KeyID, err))
 	}
-	o.Result = ResultDone
+	o.Result = vocab.ResultDone
 	if a.Notify != "" {
 		r.notify(ctx, a, a.Next, "", true, &o)
 	}
@@ -420,7 +419,7 @@ func (r *userRun) deactivate(ctx context.Context, a Action) Outcome {
 	if err := r.writeState(ctx, a.KeyID, a.Next); err != nil {
 		return failed(o, fmt.Errorf("%s: the key is inactive but recording it failed: %w (the next run records it)", what, err))
 	}
-	o.Result = ResultDone
+	o.Result = vocab.ResultDone
 	if a.Notify != "" {
 		r.notify(ctx, a, a.Next, "", true, &o)
 	}
@@ -442,7 +441,7 @@ func (r *userRun) delete(ctx context.Context, a Action) Outcome {
 	if err != nil {
 		return failed(o, fmt.Errorf("%s: %w", what, err))
 	}
-	if status == StatusActive {
+	if status == vocab.KeyActive {
 		return skipped(o, fmt.Errorf("%w: %s of %s is Active again; not deleting it", ErrConcurrentChange, a.KeyID, u.Name))
 	}
 	if a.State.Phase != "" {
@@ -463,7 +462,7 @@ func (r *userRun) delete(ctx context.Context, a Action) Outcome {
 			return failed(o, fmt.Errorf("%s: the key is deleted but removing its state tag failed: %w (the next run removes it)", what, err))
 		}
 	}
-	o.Result = ResultDone
+	o.Result = vocab.ResultDone
 	if a.Notify != "" {
 		// The state tag is gone, so there is nowhere to record this mail.
 		r.notify(ctx, a, a.State, "", false, &o)
@@ -477,7 +476,7 @@ func (r *userRun) cleanup(ctx context.Context, a Action) Outcome {
 	if err := r.deleteKey(ctx, a.KeyID); err != nil {
 		return failed(o, fmt.Errorf("delete orphan key %s of %s: %w", a.KeyID, r.u.Name, err))
 	}
-	o.Result = ResultDone
+	o.Result = vocab.ResultDone
 	return o
 }
 
@@ -488,7 +487,7 @@ func (r *userRun) forget(ctx context.Context, a Action) Outcome {
 	if err := r.untag(ctx, a.KeyID); err != nil {
 		return failed(o, fmt.Errorf("remove state tag %s of %s: %w", TagKey(a.KeyID), r.u.Name, err))
 	}
-	o.Result = ResultDone
+	o.Result = vocab.ResultDone
 	return o
 }
 
@@ -507,16 +506,12 @@ func (r *userRun) notify(ctx context.Context, a Action, post State, secretARN st
 	}
 	switch a.Notify {
 	case EventIssued:
-		n.DeactivateOn = post.Since().Add(e.Policy.DeactivateAfter)
+		n.DeactivateOn = post.Since().Add(a.Grace)
 	case EventReminder:
-		// The old key is deactivated once it has gone a grace period
-		// without use; a hard deadline, if any, is in the planner's Due.
-		if k, ok := u.Key(a.KeyID); ok && k.LastUsed != nil {
-			n.DeactivateOn = k.LastUsed.Add(e.Policy.DeactivateAfter)
-		}
-		n.HardDeadline = a.Due
+		// A hard deadline, if any, is the planner's Due.
+		n.DeactivateOn, n.HardDeadline = a.NextOn, a.Due
 	case EventDeactivated:
-		n.DeleteOn = post.Deactivated.Add(e.Policy.DeleteAfter)
+		n.DeleteOn = post.Deactivated.Add(a.Grace)
 	}
 	if k, ok := u.Key(a.KeyID); ok && k.LastUsed != nil {
 		lu := *k.LastUsed
@@ -595,7 +590,7 @@ func (r *userRun) deleteKey(ctx context.Context, keyID string) error {
 }
 
 // keyStatus reads a key's current status ("" if the key is gone).
-func (r *userRun) keyStatus(ctx context.Context, keyID string) (string, error) {
+func (r *userRun) keyStatus(ctx context.Context, keyID string) (vocab.KeyStatus, error) {
 	p := iam.NewListAccessKeysPaginator(r.e.IAM, &iam.ListAccessKeysInput{UserName: aws.String(r.u.Name)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -604,7 +599,7 @@ func (r *userRun) keyStatus(ctx context.Context, keyID string) (string, error) {
 		}
 		for _, k := range page.AccessKeyMetadata {
 			if aws.ToString(k.AccessKeyId) == keyID {
-				return string(k.Status), nil
+				return vocab.KeyStatus(k.Status), nil
 			}
 		}
 	}

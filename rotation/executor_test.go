@@ -26,6 +26,7 @@ import (
 
 	"keyrotor/internal/awssim"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 const (
@@ -126,7 +127,7 @@ func (e *exEnv) inventory() rotation.Inventory {
 				continue
 			}
 			u.Keys = append(u.Keys, rotation.Key{
-				ID: k.ID, Status: k.Status, Created: k.Created, LastUsed: k.LastUsed,
+				ID: k.ID, Status: vocab.KeyStatus(k.Status), Created: k.Created, LastUsed: k.LastUsed,
 				LastUsedService: k.LastService, LastUsedRegion: k.LastRegion, LastUsedFresh: true,
 			})
 		}
@@ -159,7 +160,7 @@ func (e *exEnv) executor(runID string) *rotation.Executor {
 		Notifier: e.notifier,
 		Now:      e.sim.Now,
 		RunID:    runID, AccountID: exAccount, AccountName: "member", SecretRegion: exRegion,
-		Policy: e.pol, Logger: e.logger, Concurrency: 2,
+		Logger: e.logger, Concurrency: 2,
 	}
 }
 
@@ -438,7 +439,7 @@ func TestExecutorIssueEndToEnd(t *testing.T) {
 		}
 	}
 	o := only(t, outs, rotation.ActionIssue, oldKey)
-	if o.Result != rotation.ResultDone || o.Err != nil || o.NotifyErr != nil {
+	if o.Result != vocab.ResultDone || o.Err != nil || o.NotifyErr != nil {
 		t.Fatalf("issue: %s", describeOutcomes(outs))
 	}
 	newKey := e.assertRotated("alice", oldKey)
@@ -524,7 +525,7 @@ func TestExecutorStoreFailureDeletesNewKey(t *testing.T) {
 
 			_, outs := e.run(context.Background(), "run-1")
 			o := only(t, outs, rotation.ActionIssue, oldKey)
-			if o.Result != rotation.ResultFailed || o.Err == nil {
+			if o.Result != vocab.ResultFailed || o.Err == nil {
 				t.Fatalf("issue: %s", describeOutcomes(outs))
 			}
 			msg := o.Err.Error()
@@ -555,7 +556,7 @@ func TestExecutorStoreFailureDeletesNewKey(t *testing.T) {
 			e.sim.Clock().Advance(exDay)
 			_, outs = e.run(context.Background(), "run-2")
 			for _, o := range outs {
-				if o.Result == rotation.ResultFailed {
+				if o.Result == vocab.ResultFailed {
 					t.Fatalf("second run: %s", describeOutcomes(outs))
 				}
 			}
@@ -641,7 +642,7 @@ func TestExecutorDeactivateAndDelete(t *testing.T) {
 	deactivatedAt := e.sim.Now()
 	_, outs := e.run(context.Background(), "run-2")
 	o := only(t, outs, rotation.ActionDeactivate, oldKey)
-	if o.Result != rotation.ResultDone || o.NotifyErr != nil || o.NewKeyID != newKey {
+	if o.Result != vocab.ResultDone || o.NotifyErr != nil || o.NewKeyID != newKey {
 		t.Fatalf("deactivate: %s", describeOutcomes(outs))
 	}
 	if k := e.keysOf("alice")[oldKey]; k.Status != "Inactive" {
@@ -663,7 +664,7 @@ func TestExecutorDeactivateAndDelete(t *testing.T) {
 	e.sim.Clock().Advance(e.pol.DeleteAfter + time.Hour)
 	_, outs = e.run(context.Background(), "run-3")
 	o = only(t, outs, rotation.ActionDelete, oldKey)
-	if o.Result != rotation.ResultDone || o.NotifyErr != nil {
+	if o.Result != vocab.ResultDone || o.NotifyErr != nil {
 		t.Fatalf("delete: %s", describeOutcomes(outs))
 	}
 	keys := e.keysOf("alice")
@@ -713,7 +714,7 @@ func TestExecutorHoldSendsAndRecordsReminder(t *testing.T) {
 	e.sim.ResetCalls()
 	_, outs := e.run(context.Background(), "run-2")
 	o := only(t, outs, rotation.ActionHold, oldKey)
-	if o.Result != rotation.ResultHeld || o.Notified == nil || o.NotifyErr != nil {
+	if o.Result != vocab.ResultHeld || o.Notified == nil || o.NotifyErr != nil {
 		t.Fatalf("hold: %s", describeOutcomes(outs))
 	}
 	if got := e.writeOps(); !slices.Equal(got, []string{"iam:TagUser"}) {
@@ -749,7 +750,7 @@ func TestExecutorNotifyFailureIsRetriedLater(t *testing.T) {
 
 	_, outs := e.run(context.Background(), "run-1")
 	o := only(t, outs, rotation.ActionIssue, oldKey)
-	if o.Result != rotation.ResultDone || o.NotifyErr == nil || o.Notified != nil {
+	if o.Result != vocab.ResultDone || o.NotifyErr == nil || o.Notified != nil {
 		t.Fatalf("issue with failing mail: %s", describeOutcomes(outs))
 	}
 	newKey := e.assertRotated("alice", oldKey)
@@ -792,7 +793,7 @@ func TestExecutorLimitExceededSkips(t *testing.T) {
 	outs := e.executor("run-1").Apply(context.Background(), inv, actions)
 	e.record(outs)
 	o := only(t, outs, rotation.ActionIssue, oldKey)
-	if o.Result != rotation.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) {
+	if o.Result != vocab.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) || o.Code() != vocab.ReasonConcurrentChange {
 		t.Fatalf("issue: %s", describeOutcomes(outs))
 	}
 	if got := e.writeOps(); !slices.Equal(got, []string{"iam:TagUser", "iam:CreateAccessKey"}) {
@@ -825,7 +826,7 @@ func TestExecutorConcurrentIntentSkips(t *testing.T) {
 	outs := e.executor("run-1").Apply(context.Background(), inv, actions)
 	e.record(outs)
 	o := only(t, outs, rotation.ActionIssue, oldKey)
-	if o.Result != rotation.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) {
+	if o.Result != vocab.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) || o.Code() != vocab.ReasonConcurrentChange {
 		t.Fatalf("issue: %s", describeOutcomes(outs))
 	}
 	if got := e.writeOps(); len(got) != 0 {
@@ -865,7 +866,7 @@ func TestExecutorLosesIntentRace(t *testing.T) {
 	outs := ex.Apply(context.Background(), inv, actions)
 	e.record(outs)
 	o := only(t, outs, rotation.ActionIssue, oldKey)
-	if o.Result != rotation.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) || !strings.Contains(o.Err.Error(), "run-other") {
+	if o.Result != vocab.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) || o.Code() != vocab.ReasonConcurrentChange || !strings.Contains(o.Err.Error(), "run-other") {
 		t.Fatalf("issue: %s", describeOutcomes(outs))
 	}
 	if len(e.keysOf("alice")) != 1 {
@@ -894,7 +895,7 @@ func TestExecutorInterrupted(t *testing.T) {
 		e.sim.ResetCalls()
 		_, outs := e.run(ctx, "run-1")
 		for _, o := range outs {
-			if o.Result != rotation.ResultSkipped || !errors.Is(o.Err, rotation.ErrInterrupted) {
+			if o.Result != vocab.ResultSkipped || !errors.Is(o.Err, rotation.ErrInterrupted) || o.Code() != vocab.ReasonInterrupted {
 				t.Errorf("%s", describeOutcomes(outs))
 			}
 		}
@@ -918,7 +919,7 @@ func TestExecutorInterrupted(t *testing.T) {
 		// alice's step was in flight: it completes, mail and its record
 		// included. bob's never starts.
 		a := only(t, outs, rotation.ActionIssue, alice[0].AccessKeyID)
-		if a.Result != rotation.ResultDone || a.NotifyErr != nil {
+		if a.Result != vocab.ResultDone || a.NotifyErr != nil {
 			t.Fatalf("%s", describeOutcomes(outs))
 		}
 		e.assertRotated("alice", alice[0].AccessKeyID)
@@ -926,7 +927,7 @@ func TestExecutorInterrupted(t *testing.T) {
 			t.Errorf("state = %s", st)
 		}
 		b := only(t, outs, rotation.ActionIssue, bob[0].AccessKeyID)
-		if b.Result != rotation.ResultSkipped || !errors.Is(b.Err, rotation.ErrInterrupted) || b.Err.Error() != "run interrupted" {
+		if b.Result != vocab.ResultSkipped || !errors.Is(b.Err, rotation.ErrInterrupted) || b.Code() != vocab.ReasonInterrupted || b.Err.Error() != "run interrupted" {
 			t.Fatalf("%s", describeOutcomes(outs))
 		}
 		if len(e.keysOf("bob")) != 1 || len(e.tags("bob")) != 0 {
@@ -946,15 +947,15 @@ func TestExecutorSkipsRestOfUserAfterFailure(t *testing.T) {
 	bob := e.addUser("bob", awssim.KeySpec{Created: e.ago(100 * exDay)})
 	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "DeleteAccessKey", Times: 100, Code: "ServiceFailure", Status: 500})
 	_, outs := e.run(context.Background(), "run-1")
-	if o := only(t, outs, rotation.ActionDelete, alice[0].AccessKeyID); o.Result != rotation.ResultFailed {
+	if o := only(t, outs, rotation.ActionDelete, alice[0].AccessKeyID); o.Result != vocab.ResultFailed {
 		t.Fatalf("%s", describeOutcomes(outs))
 	}
 	o := only(t, outs, rotation.ActionIssue, alice[1].AccessKeyID)
-	if o.Result != rotation.ResultSkipped || !errors.Is(o.Err, rotation.ErrEarlierStepFailed) ||
+	if o.Result != vocab.ResultSkipped || !errors.Is(o.Err, rotation.ErrEarlierStepFailed) || o.Code() != vocab.ReasonEarlierStepFailed ||
 		!strings.HasPrefix(o.Err.Error(), "an earlier step for this user failed") {
 		t.Fatalf("%s", describeOutcomes(outs))
 	}
-	if b := only(t, outs, rotation.ActionIssue, bob[0].AccessKeyID); b.Result != rotation.ResultDone {
+	if b := only(t, outs, rotation.ActionIssue, bob[0].AccessKeyID); b.Result != vocab.ResultDone {
 		t.Fatalf("another user was affected: %s", describeOutcomes(outs))
 	}
 	if len(e.keysOf("alice")) != 2 {
@@ -968,7 +969,7 @@ func TestExecutorSkipsRestOfUserAfterFailure(t *testing.T) {
 	e.sim.ClearFaults()
 	e.sim.Clock().Advance(exDay)
 	_, outs = e.run(context.Background(), "run-2")
-	if o := only(t, outs, rotation.ActionDelete, alice[0].AccessKeyID); o.Result != rotation.ResultDone {
+	if o := only(t, outs, rotation.ActionDelete, alice[0].AccessKeyID); o.Result != vocab.ResultDone {
 		t.Fatalf("%s", describeOutcomes(outs))
 	}
 	e.assertRotated("alice", alice[1].AccessKeyID)
@@ -985,7 +986,7 @@ func TestExecutorForgetsVanishedKey(t *testing.T) {
 	e.setTag("alice", rotation.TagKey(gone), v)
 	e.setTag("alice", "team", "payments")
 	_, outs := e.run(context.Background(), "run-1")
-	if o := only(t, outs, rotation.ActionForget, gone); o.Result != rotation.ResultDone {
+	if o := only(t, outs, rotation.ActionForget, gone); o.Result != vocab.ResultDone {
 		t.Fatalf("%s", describeOutcomes(outs))
 	}
 	if tags := e.tags("alice"); len(tags) != 1 || tags["team"] != "payments" {
@@ -1011,7 +1012,7 @@ func TestExecutorConcurrentUsers(t *testing.T) {
 	}
 	outs := ex("run-1")
 	for _, o := range outs {
-		if o.Result != rotation.ResultDone {
+		if o.Result != vocab.ResultDone {
 			t.Fatalf("%s", describeOutcomes(outs))
 		}
 	}
@@ -1038,12 +1039,12 @@ func TestExecutorSecretNeverLogged(t *testing.T) {
 	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 2, Code: "ServiceFailure", Status: 500})
 	_, outs := e.run(context.Background(), "run-1")
 	o := only(t, outs, rotation.ActionIssue, alice[0].AccessKeyID)
-	if o.Result != rotation.ResultFailed || !strings.Contains(o.Err.Error(), "next run adopts") {
+	if o.Result != vocab.ResultFailed || !strings.Contains(o.Err.Error(), "next run adopts") {
 		t.Fatalf("%s", describeOutcomes(outs))
 	}
 	e.sim.Clock().Advance(exDay)
 	_, outs = e.run(context.Background(), "run-2")
-	if o := only(t, outs, rotation.ActionAdopt, alice[0].AccessKeyID); o.Result != rotation.ResultDone || o.Notified == nil {
+	if o := only(t, outs, rotation.ActionAdopt, alice[0].AccessKeyID); o.Result != vocab.ResultDone || o.Notified == nil {
 		t.Fatalf("%s", describeOutcomes(outs))
 	}
 	newKey := e.assertRotated("alice", alice[0].AccessKeyID)
@@ -1080,7 +1081,7 @@ func TestExecutorWithCollect(t *testing.T) {
 		outs := e.executor(runID).Apply(context.Background(), inv, rotation.Plan(inv, e.pol, now, runID))
 		e.record(outs)
 		for _, o := range outs {
-			if o.Result == rotation.ResultFailed || o.NotifyErr != nil {
+			if o.Result == vocab.ResultFailed || o.NotifyErr != nil {
 				t.Fatalf("%s: %s", runID, describeOutcomes(outs))
 			}
 		}
@@ -1095,7 +1096,7 @@ func TestExecutorWithCollect(t *testing.T) {
 	first.Concurrency = 1
 	outs := first.Apply(context.Background(), inv, rotation.Plan(inv, e.pol, e.sim.Now(), "run-1"))
 	e.record(outs)
-	if o := only(t, outs, rotation.ActionIssue, bob[0].AccessKeyID); o.Result != rotation.ResultFailed {
+	if o := only(t, outs, rotation.ActionIssue, bob[0].AccessKeyID); o.Result != vocab.ResultFailed {
 		t.Fatalf("%s", describeOutcomes(outs))
 	}
 	e.sim.ClearFaults()

@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"keyrotor/vocab"
 	"reflect"
 	"testing"
 	"time"
@@ -32,33 +33,33 @@ func TestFindings(t *testing.T) {
 		other *Key // a second key of the same user
 		want  []string
 	}{
-		{"89 days: not stale", Key{ID: keyOld, Status: StatusActive, Created: ago(89 * day24), LastUsed: usedToday}, nil, nil},
-		{"90 days: stale", Key{ID: keyOld, Status: StatusActive, Created: ago(90 * day24), LastUsed: usedToday}, nil, []string{FindingStaleKey}},
-		{"91 days: stale", Key{ID: keyOld, Status: StatusActive, Created: ago(91 * day24), LastUsed: usedToday}, nil, []string{FindingStaleKey}},
-		{"90 days less a second: not stale", Key{ID: keyOld, Status: StatusActive, Created: ago(90*day24 - time.Second), LastUsed: usedToday}, nil, nil},
-		{"inactive and old: nothing", Key{ID: keyOld, Status: StatusInactive, Created: ago(400 * day24)}, nil, nil},
-		{"used 44 days ago", Key{ID: keyOld, Status: StatusActive, Created: ago(60 * day24), LastUsed: agoPtr(44 * day24)}, nil, nil},
-		{"used 45 days ago", Key{ID: keyOld, Status: StatusActive, Created: ago(60 * day24), LastUsed: agoPtr(45 * day24)}, nil, []string{FindingUnusedKey}},
-		{"used 46 days ago", Key{ID: keyOld, Status: StatusActive, Created: ago(60 * day24), LastUsed: agoPtr(46 * day24)}, nil, []string{FindingUnusedKey}},
-		{"never used, created 44 days ago", Key{ID: keyOld, Status: StatusActive, Created: ago(44 * day24)}, nil, nil},
-		{"never used, created 45 days ago", Key{ID: keyOld, Status: StatusActive, Created: ago(45 * day24)}, nil, []string{FindingUnusedKey}},
-		{"never used, created 46 days ago", Key{ID: keyOld, Status: StatusActive, Created: ago(46 * day24)}, nil, []string{FindingUnusedKey}},
-		{"stale and unused", Key{ID: keyOld, Status: StatusActive, Created: ago(100 * day24), LastUsed: agoPtr(50 * day24)}, nil, []string{FindingStaleKey, FindingUnusedKey}},
+		{"89 days: not stale", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(89 * day24), LastUsed: usedToday}, nil, nil},
+		{"90 days: stale", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(90 * day24), LastUsed: usedToday}, nil, []string{FindingStaleKey}},
+		{"91 days: stale", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(91 * day24), LastUsed: usedToday}, nil, []string{FindingStaleKey}},
+		{"90 days less a second: not stale", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(90*day24 - time.Second), LastUsed: usedToday}, nil, nil},
+		{"inactive and old: nothing", Key{ID: keyOld, Status: vocab.KeyInactive, Created: ago(400 * day24)}, nil, nil},
+		{"used 44 days ago", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(60 * day24), LastUsed: agoPtr(44 * day24)}, nil, nil},
+		{"used 45 days ago", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(60 * day24), LastUsed: agoPtr(45 * day24)}, nil, []string{FindingUnusedKey}},
+		{"used 46 days ago", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(60 * day24), LastUsed: agoPtr(46 * day24)}, nil, []string{FindingUnusedKey}},
+		{"never used, created 44 days ago", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(44 * day24)}, nil, nil},
+		{"never used, created 45 days ago", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(45 * day24)}, nil, []string{FindingUnusedKey}},
+		{"never used, created 46 days ago", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(46 * day24)}, nil, []string{FindingUnusedKey}},
+		{"stale and unused", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(100 * day24), LastUsed: agoPtr(50 * day24)}, nil, []string{FindingStaleKey, FindingUnusedKey}},
 		{
-			"two active keys", Key{ID: keyOld, Status: StatusActive, Created: ago(10 * day24), LastUsed: usedToday},
-			&Key{ID: keyNew, Status: StatusActive, Created: ago(5 * day24)}, []string{FindingMultipleActiveKeys},
+			"two active keys", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(10 * day24), LastUsed: usedToday},
+			&Key{ID: keyNew, Status: vocab.KeyActive, Created: ago(5 * day24)}, []string{FindingMultipleActiveKeys},
 		},
 		{
-			"one active, one inactive", Key{ID: keyOld, Status: StatusActive, Created: ago(10 * day24), LastUsed: usedToday},
-			&Key{ID: keyNew, Status: StatusInactive, Created: ago(5 * day24)}, nil,
+			"one active, one inactive", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(10 * day24), LastUsed: usedToday},
+			&Key{ID: keyNew, Status: vocab.KeyInactive, Created: ago(5 * day24)}, nil,
 		},
 		{
-			"the inactive one of two", Key{ID: keyOld, Status: StatusInactive, Created: ago(10 * day24)},
-			&Key{ID: keyNew, Status: StatusActive, Created: ago(5 * day24)}, nil,
+			"the inactive one of two", Key{ID: keyOld, Status: vocab.KeyInactive, Created: ago(10 * day24)},
+			&Key{ID: keyNew, Status: vocab.KeyActive, Created: ago(5 * day24)}, nil,
 		},
 		{
-			"all three", Key{ID: keyOld, Status: StatusActive, Created: ago(120 * day24), LastUsed: agoPtr(60 * day24)},
-			&Key{ID: keyNew, Status: StatusActive, Created: ago(5 * day24)}, []string{FindingStaleKey, FindingUnusedKey, FindingMultipleActiveKeys},
+			"all three", Key{ID: keyOld, Status: vocab.KeyActive, Created: ago(120 * day24), LastUsed: agoPtr(60 * day24)},
+			&Key{ID: keyNew, Status: vocab.KeyActive, Created: ago(5 * day24)}, []string{FindingStaleKey, FindingUnusedKey, FindingMultipleActiveKeys},
 		},
 	}
 	for _, tt := range tests {

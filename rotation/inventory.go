@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"keyrotor/vocab"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -83,21 +83,16 @@ type InventoryOptions struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// FreshLastUsed tells which keys need last-use data fresher than the
 	// credential report (up to 4 hours old): they always get
-	// GetAccessKeyLastUsed and LastUsedFresh. Callers pass NeedsFreshLastUsed
-	// with the account's policy and the run's time; nil asks for every
-	// active key of a non-exempt user with a rotation in progress (issuing,
-	// issued or reactivated), a superset of what the planner can need.
+	// GetAccessKeyLastUsed and LastUsedFresh. Required: callers pass
+	// NeedsFreshLastUsed with the account's policy and the run's time.
 	FreshLastUsed func(u User, k Key) bool
 	// Logger receives warnings (credential report unusable) and debug
-	// details; nil uses slog.Default().
+	// details (required).
 	Logger *slog.Logger
 }
 
 // CollectStats describes how an inventory was collected.
 type CollectStats struct {
-	// Calls counts API calls per operation name (as the SDK issues them;
-	// retries of one call are not counted again).
-	Calls map[string]int
 	// ReportUsed is true when the credential report was read and parsed.
 	ReportUsed bool
 	// ReportGenerated is when the report used was generated.
@@ -127,9 +122,7 @@ type CollectStats struct {
 // read fails the whole collection: a partial inventory could make the
 // planner act on a wrong picture.
 func Collect(ctx context.Context, iamAPI IAMReader, sm SecretReader, o InventoryOptions) (Inventory, CollectStats, error) {
-	c := &collector{o: o, counts: map[string]int{}}
-	c.iam = countingIAM{api: iamAPI, count: c.count}
-	c.sm = countingSecrets{api: sm, count: c.count}
+	c := &collector{o: o, iam: iamAPI, sm: sm}
 	if c.o.Concurrency < 1 {
 		c.o.Concurrency = 1
 	}
@@ -140,17 +133,16 @@ func Collect(ctx context.Context, iamAPI IAMReader, sm SecretReader, o Inventory
 		c.o.Sleep = sleepContext
 	}
 	if c.o.FreshLastUsed == nil {
-		c.o.FreshLastUsed = rotationInProgress
+		return Inventory{}, CollectStats{}, errors.New("collect inventory: no FreshLastUsed rule")
 	}
 	if c.o.Logger == nil {
-		c.o.Logger = slog.Default()
+		return Inventory{}, CollectStats{}, errors.New("collect inventory: no logger")
 	}
 	c.log = c.o.Logger.With("account", o.AccountID)
 
 	inv, err := c.collect(ctx)
-	stats := c.stats
 	c.mu.Lock()
-	stats.Calls = maps.Clone(c.counts)
+	stats := c.stats
 	c.mu.Unlock()
 	if err != nil {
 		return Inventory{}, stats, err
@@ -165,19 +157,12 @@ type collector struct {
 	sm  SecretReader
 	log *slog.Logger
 
-	mu     sync.Mutex
-	counts map[string]int
-	stats  CollectStats
+	mu    sync.Mutex
+	stats CollectStats
 
 	// groupsOf maps a lower-cased user name to the exempt groups it is in.
 	groupsOf map[string][]string
 	report   *credentialReport
-}
-
-func (c *collector) count(op string) {
-	c.mu.Lock()
-	c.counts[op]++
-	c.mu.Unlock()
 }
 
 func (c *collector) collect(ctx context.Context) (Inventory, error) {
@@ -309,7 +294,7 @@ func (c *collector) readUser(ctx context.Context, u *User) (gone bool, err error
 		}
 		for _, m := range out.AccessKeyMetadata {
 			u.Keys = append(u.Keys, Key{
-				ID: aws.ToString(m.AccessKeyId), Status: string(m.Status), Created: aws.ToTime(m.CreateDate).UTC(),
+				ID: aws.ToString(m.AccessKeyId), Status: vocab.KeyStatus(m.Status), Created: aws.ToTime(m.CreateDate).UTC(),
 			})
 		}
 	}
@@ -486,24 +471,6 @@ func (c *collector) fetchReport(ctx context.Context) (*credentialReport, time.Ti
 	}
 }
 
-// rotationInProgress is the default FreshLastUsed: every active key of a
-// non-exempt user whose rotation might reach its deactivation decision,
-// whatever the policy's grace period.
-func rotationInProgress(u User, k Key) bool {
-	if u.Exempt != "" || !k.Active() {
-		return false
-	}
-	st, err := ParseState(u.Tags[TagKey(k.ID)])
-	if err != nil {
-		return false
-	}
-	switch st.Phase {
-	case PhaseIssuing, PhaseIssued, PhaseReactivated:
-		return true
-	}
-	return false
-}
-
 // sleepContext sleeps for d or until ctx is done.
 func sleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -514,59 +481,4 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// countingIAM counts the inventory's IAM calls by operation.
-type countingIAM struct {
-	api   IAMReader
-	count func(op string)
-}
-
-func (c countingIAM) ListUsers(ctx context.Context, in *iam.ListUsersInput, optFns ...func(*iam.Options)) (*iam.ListUsersOutput, error) {
-	c.count("ListUsers")
-	return c.api.ListUsers(ctx, in, optFns...)
-}
-
-func (c countingIAM) ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
-	c.count("ListAccessKeys")
-	return c.api.ListAccessKeys(ctx, in, optFns...)
-}
-
-func (c countingIAM) ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
-	c.count("ListUserTags")
-	return c.api.ListUserTags(ctx, in, optFns...)
-}
-
-func (c countingIAM) GetGroup(ctx context.Context, in *iam.GetGroupInput, optFns ...func(*iam.Options)) (*iam.GetGroupOutput, error) {
-	c.count("GetGroup")
-	return c.api.GetGroup(ctx, in, optFns...)
-}
-
-func (c countingIAM) GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
-	c.count("GetAccessKeyLastUsed")
-	return c.api.GetAccessKeyLastUsed(ctx, in, optFns...)
-}
-
-func (c countingIAM) GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error) {
-	c.count("GenerateCredentialReport")
-	return c.api.GenerateCredentialReport(ctx, in, optFns...)
-}
-
-func (c countingIAM) GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
-	c.count("GetCredentialReport")
-	return c.api.GetCredentialReport(ctx, in, optFns...)
-}
-
-// countingSecrets counts the inventory's Secrets Manager calls.
-type countingSecrets struct {
-	api   SecretReader
-	count func(op string)
-}
-
-func (c countingSecrets) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	if c.api == nil {
-		return nil, errors.New("no Secrets Manager client")
-	}
-	c.count("GetSecretValue")
-	return c.api.GetSecretValue(ctx, in, optFns...)
 }

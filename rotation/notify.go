@@ -68,11 +68,7 @@ type LogNotifier struct {
 
 // Notify implements Notifier.
 func (n LogNotifier) Notify(ctx context.Context, e Notice) (Delivery, error) {
-	l := n.Logger
-	if l == nil {
-		l = slog.Default()
-	}
-	l.InfoContext(ctx, "notification (mail off)", "event", string(e.Kind), "account", e.AccountID,
+	n.Logger.InfoContext(ctx, "notification (mail off)", "event", string(e.Kind), "account", e.AccountID,
 		"user", e.User, "old_key", e.OldKeyID, "new_key", e.NewKeyID, "secret", e.SecretName)
 	return Delivery{}, nil
 }

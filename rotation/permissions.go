@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"keyrotor/vocab"
 	"slices"
 	"strings"
 
@@ -52,8 +53,8 @@ var writeActions = []string{
 // and the writes for apply. KMS permissions, needed only with a customer
 // managed key (secrets.kms_key_id), are not included; see KMSActions.
 // deploy/iam's member policies grant exactly these (tests tie the two).
-func RequiredActions(mode Mode) []string {
-	if mode == ModeApply {
+func RequiredActions(mode vocab.Mode) []string {
+	if mode == vocab.ModeApply {
 		return slices.Concat(readActions, writeActions)
 	}
 	return slices.Clone(readActions)
@@ -62,8 +63,8 @@ func RequiredActions(mode Mode) []string {
 // KMSActions returns the KMS actions a run in mode needs on a customer
 // managed key that encrypts keyrotor's secrets: Decrypt to read a secret,
 // and GenerateDataKey to write one.
-func KMSActions(mode Mode) []string {
-	if mode == ModeApply {
+func KMSActions(mode vocab.Mode) []string {
+	if mode == vocab.ModeApply {
 		return []string{"kms:GenerateDataKey", "kms:Decrypt"}
 	}
 	return []string{"kms:Decrypt"}
@@ -251,14 +252,14 @@ func simGroups(roleARN string, actions []string, scope PermissionScope) []simGro
 // PermissionError says that a role lacks permissions a run needs.
 type PermissionError struct {
 	RoleARN string
-	Mode    Mode
+	Mode    vocab.Mode
 	Missing []string
 }
 
 // Error implements error.
 func (e *PermissionError) Error() string {
 	verb := "rotate"
-	if e.Mode != ModeApply {
+	if e.Mode != vocab.ModeApply {
 		verb = "audit"
 	}
 	hint := ""
@@ -272,7 +273,7 @@ func (e *PermissionError) Error() string {
 // iam:GetGroup when no exempt group is configured, without
 // secretsmanager:PutResourcePolicy when secrets.user_read_policy is off,
 // and with KMSActions when scope names a customer managed key.
-func NeededActions(mode Mode, secrets SecretSettings, exemptions Exemptions, scope PermissionScope) []string {
+func NeededActions(mode vocab.Mode, secrets SecretSettings, exemptions Exemptions, scope PermissionScope) []string {
 	actions := RequiredActions(mode)
 	if len(exemptions.Groups) == 0 {
 		actions = slices.DeleteFunc(actions, func(a string) bool { return a == "iam:GetGroup" })
@@ -301,7 +302,7 @@ func (r *Runner) checkApplyPermissions(ctx context.Context, api AccountAPI, t Ac
 	if err != nil {
 		return err
 	}
-	missing, err := CheckPermissions(ctx, api.Permissions, api.RoleARN, NeededActions(ModeApply, r.Secrets, r.Exemptions, scope), scope)
+	missing, err := CheckPermissions(ctx, api.Permissions, api.RoleARN, NeededActions(vocab.ModeApply, r.Secrets, r.Exemptions, scope), scope)
 	switch {
 	case errors.Is(err, ErrSimulateDenied):
 		log.Warn("cannot check the rotation role's permissions beforehand; going on", "account", t.ID, "err", err)
@@ -310,7 +311,7 @@ func (r *Runner) checkApplyPermissions(ctx context.Context, api AccountAPI, t Ac
 		log.Warn("permission check failed; going on", "account", t.ID, "err", err)
 		return nil
 	case len(missing) > 0:
-		return &PermissionError{RoleARN: api.RoleARN, Mode: ModeApply, Missing: missing}
+		return &PermissionError{RoleARN: api.RoleARN, Mode: vocab.ModeApply, Missing: missing}
 	}
 	return nil
 }

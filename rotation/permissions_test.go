@@ -23,6 +23,7 @@ import (
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 const (
@@ -110,12 +111,12 @@ func policyActions(t *testing.T, policy string) []string {
 // exactly what audit needs.
 func TestRequiredActionsMatchPolicies(t *testing.T) {
 	for _, tt := range []struct {
-		mode   rotation.Mode
+		mode   vocab.Mode
 		policy string
 	}{
-		{rotation.ModeApply, deploy.MemberRotationPolicy},
-		{rotation.ModeAudit, deploy.MemberReadOnlyPolicy},
-		{rotation.ModePlan, deploy.MemberReadOnlyPolicy},
+		{vocab.ModeApply, deploy.MemberRotationPolicy},
+		{vocab.ModeAudit, deploy.MemberReadOnlyPolicy},
+		{vocab.ModePlan, deploy.MemberReadOnlyPolicy},
 	} {
 		got := slices.Sorted(slices.Values(rotation.RequiredActions(tt.mode)))
 		if want := policyActions(t, tt.policy); !slices.Equal(got, want) {
@@ -126,7 +127,7 @@ func TestRequiredActionsMatchPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range rotation.KMSActions(rotation.ModeApply) {
+	for _, a := range rotation.KMSActions(vocab.ModeApply) {
 		if !slices.Contains(doc.Actions(), a) {
 			t.Errorf("rotation policy lacks %s", a)
 		}
@@ -143,20 +144,20 @@ func TestCheckPermissions(t *testing.T) {
 	for _, tt := range []struct {
 		name, policy, template, kms string
 		drop                        []string
-		mode                        rotation.Mode
+		mode                        vocab.Mode
 		want                        []string
 	}{
-		{name: "rotation policy, apply", policy: deploy.MemberRotationPolicy, mode: rotation.ModeApply},
-		{name: "rotation policy, apply, customer managed key", policy: deploy.MemberRotationPolicy, mode: rotation.ModeApply, kms: keyARN},
-		{name: "rotation policy, key ID", policy: deploy.MemberRotationPolicy, mode: rotation.ModeApply, kms: "0a1b2c3d-0000-4000-8000-000000000000"},
-		{name: "read-only policy, audit", policy: deploy.MemberReadOnlyPolicy, mode: rotation.ModeAudit, kms: keyARN},
-		{name: "read-only policy, apply", policy: deploy.MemberReadOnlyPolicy, mode: rotation.ModeApply, want: writes},
-		{name: "read-only policy, apply, key", policy: deploy.MemberReadOnlyPolicy, mode: rotation.ModeApply, kms: keyARN,
+		{name: "rotation policy, apply", policy: deploy.MemberRotationPolicy, mode: vocab.ModeApply},
+		{name: "rotation policy, apply, customer managed key", policy: deploy.MemberRotationPolicy, mode: vocab.ModeApply, kms: keyARN},
+		{name: "rotation policy, key ID", policy: deploy.MemberRotationPolicy, mode: vocab.ModeApply, kms: "0a1b2c3d-0000-4000-8000-000000000000"},
+		{name: "read-only policy, audit", policy: deploy.MemberReadOnlyPolicy, mode: vocab.ModeAudit, kms: keyARN},
+		{name: "read-only policy, apply", policy: deploy.MemberReadOnlyPolicy, mode: vocab.ModeApply, want: writes},
+		{name: "read-only policy, apply, key", policy: deploy.MemberReadOnlyPolicy, mode: vocab.ModeApply, kms: keyARN,
 			want: append(slices.Clone(writes), "kms:GenerateDataKey")},
-		{name: "one action removed", policy: deploy.MemberRotationPolicy, mode: rotation.ModeApply,
+		{name: "one action removed", policy: deploy.MemberRotationPolicy, mode: vocab.ModeApply,
 			drop: []string{"iam:UntagUser"}, want: []string{"iam:UntagUser"}},
 		// The policies allow secrets under keyrotor/ only.
-		{name: "secrets outside the policy's prefix", policy: deploy.MemberRotationPolicy, mode: rotation.ModeApply,
+		{name: "secrets outside the policy's prefix", policy: deploy.MemberRotationPolicy, mode: vocab.ModeApply,
 			template: "rotated/{{.UserName}}",
 			want: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
 				"secretsmanager:TagResource", "secretsmanager:PutResourcePolicy"}},
@@ -196,7 +197,7 @@ func TestCheckPermissions(t *testing.T) {
 func TestCheckPermissionsSimulateDenied(t *testing.T) {
 	e := newPermEnv(t, deploy.MemberRotationPolicy, "iam:SimulatePrincipalPolicy")
 	_, err := rotation.CheckPermissions(context.Background(), iam.NewFromConfig(e.cfg()), permRoleARN,
-		rotation.RequiredActions(rotation.ModeApply), permScope(t, defaultSecretName, ""))
+		rotation.RequiredActions(vocab.ModeApply), permScope(t, defaultSecretName, ""))
 	if !errors.Is(err, rotation.ErrSimulateDenied) {
 		t.Fatalf("err = %v, want ErrSimulateDenied", err)
 	}
@@ -207,9 +208,9 @@ func TestPermissionErrorMessage(t *testing.T) {
 		err  rotation.PermissionError
 		want string
 	}{
-		{rotation.PermissionError{RoleARN: "arn:aws:iam::1:role/R", Mode: rotation.ModeApply, Missing: []string{"iam:CreateAccessKey", "iam:TagUser"}},
+		{rotation.PermissionError{RoleARN: "arn:aws:iam::1:role/R", Mode: vocab.ModeApply, Missing: []string{"iam:CreateAccessKey", "iam:TagUser"}},
 			"role arn:aws:iam::1:role/R cannot rotate: missing iam:CreateAccessKey, iam:TagUser (read-only deployment?); nothing was changed"},
-		{rotation.PermissionError{RoleARN: "arn:aws:iam::1:role/R", Mode: rotation.ModeAudit, Missing: []string{"iam:ListUsers"}},
+		{rotation.PermissionError{RoleARN: "arn:aws:iam::1:role/R", Mode: vocab.ModeAudit, Missing: []string{"iam:ListUsers"}},
 			"role arn:aws:iam::1:role/R cannot audit: missing iam:ListUsers; nothing was changed"},
 	} {
 		if got := tt.err.Error(); got != tt.want {
@@ -248,7 +249,7 @@ func runApply(t *testing.T, e *permEnv) (report.Account, []report.Key, string) {
 			return rotation.AccountAPI{IAM: client, Secrets: secretsmanager.NewFromConfig(cfg),
 				Permissions: client, RoleARN: permRoleARN}, nil
 		},
-		Mode: rotation.ModeApply, RunID: "run-1", Now: e.sim.Now, Concurrency: 1, PerAccount: 1,
+		Mode: vocab.ModeApply, RunID: "run-1", Now: e.sim.Now, Concurrency: 1, PerAccount: 1,
 		DefaultPolicy: rotation.DefaultPolicy(),
 		Secrets:       permSecrets(defaultSecretName, ""),
 		Notifier:      rotation.LogNotifier{Logger: slog.New(slog.DiscardHandler)},
@@ -266,7 +267,7 @@ func runApply(t *testing.T, e *permEnv) (report.Account, []report.Key, string) {
 func TestRunnerRefusesApplyWithoutWritePermissions(t *testing.T) {
 	e := newPermEnv(t, deploy.MemberReadOnlyPolicy)
 	acct, keys, _ := runApply(t, e)
-	if acct.Status != report.AccountError || !strings.Contains(acct.Error, "cannot rotate: missing iam:CreateAccessKey") ||
+	if acct.Status != vocab.AccountError || !strings.Contains(acct.Error, "cannot rotate: missing iam:CreateAccessKey") ||
 		!strings.Contains(acct.Error, "(read-only deployment?); nothing was changed") {
 		t.Errorf("account = %+v", acct)
 	}
@@ -283,10 +284,10 @@ func TestRunnerRefusesApplyWithoutWritePermissions(t *testing.T) {
 func TestRunnerGoesOnWhenItCannotSimulate(t *testing.T) {
 	e := newPermEnv(t, deploy.MemberRotationPolicy, "iam:SimulatePrincipalPolicy")
 	acct, keys, logs := runApply(t, e)
-	if acct.Status != report.AccountOK {
+	if acct.Status != vocab.AccountOK {
 		t.Fatalf("account = %+v", acct)
 	}
-	if len(keys) != 1 || keys[0].Action != report.ActionIssue || keys[0].Result != rotation.ResultDone {
+	if len(keys) != 1 || keys[0].Action != vocab.ActionIssue || keys[0].Result != vocab.ResultDone {
 		t.Errorf("keys = %+v", keys)
 	}
 	if !strings.Contains(logs, "cannot check the rotation role's permissions beforehand") {

@@ -3,6 +3,7 @@ package rotation
 import (
 	"cmp"
 	"fmt"
+	"keyrotor/vocab"
 	"maps"
 	"slices"
 	"strings"
@@ -89,9 +90,14 @@ type Action struct {
 	// NewKeyID is the replacement of KeyID, for Adopt, Deactivate and the
 	// waiting and held states of a rotation in progress.
 	NewKeyID string
+	// Code is Reason's stable code.
+	Code vocab.Reason
 	// Reason says why, in words a human can act on, with dates and, where a
 	// human must act, the exact aws CLI command.
 	Reason string
+	// Fix is the command (or commands, "; "-separated) that resolves a
+	// hold, as Reason quotes it; "" when nothing is for a human to run.
+	Fix string
 	// Due is the next date something happens to the key (rotation,
 	// deactivation, deletion, hard deadline, lease expiry); zero if none.
 	Due time.Time
@@ -103,6 +109,14 @@ type Action struct {
 	Next State
 	// Notify is the mail to send after the action succeeds, or "".
 	Notify Event
+	// Grace is the grace period the action's step starts, or started:
+	// deactivate_after after an issue, delete_after after a deactivation.
+	// Notices date the next step from it and the step's recorded time,
+	// which only the executor knows.
+	Grace time.Duration
+	// NextOn, on a hold for a key still in use, is when the old key is
+	// deactivated if it is not used again.
+	NextOn time.Time
 }
 
 // PrimaryByKey returns each key's primary action: its last action in the
@@ -227,7 +241,7 @@ func (p *userPlanner) plan() []Action {
 	if p.u.Exempt != "" {
 		var out []Action
 		for _, k := range p.keys {
-			out = append(out, p.action(k.ID, ActionExempt, fmt.Sprintf(
+			out = append(out, p.action(k.ID, ActionExempt, vocab.ReasonExempt, fmt.Sprintf(
 				"user is exempt (%s); keyrotor reports this key but never changes it", p.u.Exempt)))
 		}
 		return out
@@ -270,19 +284,23 @@ func (p *userPlanner) collect() []Action {
 
 // action builds an action on keyID with its current state; Next defaults to
 // "unchanged".
-func (p *userPlanner) action(keyID string, kind ActionKind, reason string) Action {
+func (p *userPlanner) action(keyID string, kind ActionKind, code vocab.Reason, reason string) Action {
 	st := p.states[keyID]
-	return Action{AccountID: p.account, User: p.u.Name, KeyID: keyID, Kind: kind, Reason: reason, State: st, Next: st}
+	return Action{AccountID: p.account, User: p.u.Name, KeyID: keyID, Kind: kind, Code: code, Reason: reason, State: st, Next: st}
 }
 
 func (p *userPlanner) set(keyID string, acts ...Action) { p.decided[keyID] = acts }
 
-func (p *userPlanner) hold(keyID, reason string) { p.holdUntil(keyID, reason, time.Time{}) }
+// hold holds a key until a human acts; fix lists the commands that do it,
+// which reason quotes too.
+func (p *userPlanner) hold(keyID string, code vocab.Reason, reason string, fix ...string) {
+	p.holdUntil(keyID, code, reason, time.Time{}, fix...)
+}
 
 // holdUntil holds a key whose blocker clears by itself at due.
-func (p *userPlanner) holdUntil(keyID, reason string, due time.Time) {
-	a := p.action(keyID, ActionHold, reason)
-	a.Due = due
+func (p *userPlanner) holdUntil(keyID string, code vocab.Reason, reason string, due time.Time, fix ...string) {
+	a := p.action(keyID, ActionHold, code, reason)
+	a.Due, a.Fix = due, strings.Join(fix, "; ")
 	p.set(keyID, a)
 }
 
@@ -291,7 +309,7 @@ func (p *userPlanner) leased(st State) bool {
 }
 
 func (p *userPlanner) skip(keyID string, st State) {
-	a := p.action(keyID, ActionSkip, fmt.Sprintf(
+	a := p.action(keyID, ActionSkip, vocab.ReasonLeaseHeld, fmt.Sprintf(
 		"another run (%s) is rotating this key since %s; its lease ends %s",
 		st.RunID, st.At.UTC().Format(time.RFC3339), st.At.Add(IntentLease).UTC().Format(time.RFC3339)))
 	a.Due = st.At.Add(IntentLease)
@@ -325,7 +343,7 @@ func (p *userPlanner) planVanished() {
 				p.set(orphans[0].ID, p.cleanup(orphans[0], id, st))
 			}
 		}
-		a := p.action(id, ActionForget, fmt.Sprintf(
+		a := p.action(id, ActionForget, vocab.ReasonStateStale, fmt.Sprintf(
 			"key %s no longer exists; removing its state tag %s", id, TagKey(id)))
 		a.Next = State{}
 		p.set(id, a)
@@ -347,7 +365,7 @@ func (p *userPlanner) isOrphan(k Key, intent State) bool {
 }
 
 func (p *userPlanner) cleanup(k Key, oldID string, intent State) Action {
-	return p.action(k.ID, ActionCleanup, fmt.Sprintf(
+	return p.action(k.ID, ActionCleanup, vocab.ReasonOrphan, fmt.Sprintf(
 		"orphan key created %s by the interrupted rotation of %s (intent %s, run %s); its secret was never stored, so nobody holds it: deleting it",
 		day(k.Created), oldID, day(intent.At), intent.RunID))
 }
@@ -370,7 +388,7 @@ func (p *userPlanner) recoverIntent(x Key, st State) {
 		}
 	}
 	if len(others) > 1 {
-		p.hold(x.ID, tooManyKeys(len(p.keys)))
+		p.hold(x.ID, vocab.ReasonTooManyKeys, tooManyKeys(len(p.keys)))
 		return
 	}
 	if len(others) == 0 {
@@ -384,12 +402,12 @@ func (p *userPlanner) recoverIntent(x Key, st State) {
 	case k.ID == p.u.StoredSecretKeyID && !kHasState && !kHasErr:
 		p.adopt(x, k, st)
 	case p.isOrphan(k, st) && k.LastUsed != nil:
-		p.hold(x.ID, fmt.Sprintf(
-			"key %s was created %s, after the rotation intent of %s, but is not the key in secret %s and has been used (last %s); keyrotor cannot tell who holds it. If it is not a key someone created on purpose, delete it: aws iam delete-access-key --user-name %s --access-key-id %s; otherwise remove the intent: aws iam untag-user --user-name %s --tag-keys %s",
-			k.ID, day(k.Created), day(st.At), p.secretName(), day(*k.LastUsed),
-			p.u.Name, k.ID, p.u.Name, TagKey(x.ID)))
+		del, untag := cmdDeleteKey(p.u.Name, k.ID), cmdUntag(p.u.Name, x.ID)
+		p.hold(x.ID, vocab.ReasonOrphanInUse, fmt.Sprintf(
+			"key %s was created %s, after the rotation intent of %s, but is not the key in secret %s and has been used (last %s); keyrotor cannot tell who holds it. If it is not a key someone created on purpose, delete it: %s; otherwise remove the intent: %s",
+			k.ID, day(k.Created), day(st.At), p.secretName(), day(*k.LastUsed), del, untag), del, untag)
 	case p.isOrphan(k, st) && !k.LastUsedFresh:
-		p.hold(x.ID, fmt.Sprintf(
+		p.hold(x.ID, vocab.ReasonLastUseUnconfirmed, fmt.Sprintf(
 			"key %s looks like an orphan of the interrupted rotation (intent %s) but its last use could not be confirmed with GetAccessKeyLastUsed in this run; not deleting it on credential-report data",
 			k.ID, day(st.At)))
 	case p.isOrphan(k, st):
@@ -420,9 +438,9 @@ func (p *userPlanner) redo(x Key, st State) {
 }
 
 func (p *userPlanner) forgetIntent(x Key, st State) {
-	a := p.action(x.ID, ActionForget, fmt.Sprintf(
+	a := p.action(x.ID, ActionForget, vocab.ReasonStateStale, fmt.Sprintf(
 		"the rotation intent of %s (run %s) cannot complete: the key is %s now; removing %s",
-		day(st.At), st.RunID, strings.ToLower(x.Status), TagKey(x.ID)))
+		day(st.At), st.RunID, strings.ToLower(string(x.Status)), TagKey(x.ID)))
 	a.Next = State{}
 	p.set(x.ID, a)
 }
@@ -434,10 +452,10 @@ func (p *userPlanner) adopt(x, k Key, intent State) {
 		Phase: PhaseIssued, RunID: intent.RunID, At: intent.At, NewKeyID: k.ID, Issued: intent.At,
 		Notified: intent.Notified, Reminded: intent.Reminded,
 	}
-	a := p.action(x.ID, ActionAdopt, fmt.Sprintf(
+	a := p.action(x.ID, ActionAdopt, vocab.ReasonRecovered, fmt.Sprintf(
 		"recovering an interrupted rotation: key %s (created %s) is the one stored in secret %s; recording it as the replacement of %s issued %s",
 		k.ID, day(k.Created), p.secretName(), x.ID, day(intent.At)))
-	a.NewKeyID, a.Next = k.ID, issued
+	a.NewKeyID, a.Next, a.Grace = k.ID, issued, p.pol.DeactivateAfter
 	if !issued.Notified.Has(EventIssued) {
 		a.Notify = EventIssued
 	}
@@ -459,14 +477,14 @@ func (p *userPlanner) adopt(x, k Key, intent State) {
 // decideOwn decides a key on its own state; a stale key without state is
 // queued for resolveIssue, which needs the other key's decision.
 func (p *userPlanner) decideOwn(k Key) {
-	if k.Status != StatusActive && k.Status != StatusInactive {
-		p.hold(k.ID, fmt.Sprintf("unexpected key status %q; keyrotor acts only on Active and Inactive keys", k.Status))
+	if k.Status != vocab.KeyActive && k.Status != vocab.KeyInactive {
+		p.hold(k.ID, vocab.ReasonUnexpectedState, fmt.Sprintf("unexpected key status %q; keyrotor acts only on Active and Inactive keys", k.Status))
 		return
 	}
 	if err, bad := p.errs[k.ID]; bad {
-		p.hold(k.ID, fmt.Sprintf(
-			"corrupt keyrotor state tag %s: %v; fix or remove it: aws iam untag-user --user-name %s --tag-keys %s",
-			TagKey(k.ID), err, p.u.Name, TagKey(k.ID)))
+		untag := cmdUntag(p.u.Name, k.ID)
+		p.hold(k.ID, vocab.ReasonStateCorrupt, fmt.Sprintf(
+			"corrupt keyrotor state tag %s: %v; fix or remove it: %s", TagKey(k.ID), err, untag), untag)
 		return
 	}
 	st, ok := p.states[k.ID]
@@ -474,9 +492,10 @@ func (p *userPlanner) decideOwn(k Key) {
 	case !ok && k.Active() && isStale(k, p.pol, p.now):
 		p.wantIssue = append(p.wantIssue, k.ID)
 	case !ok && k.Active():
-		a := p.action(k.ID, ActionNone, fmt.Sprintf("key is %d days old; rotation due %s", ageDays(k, p.now), day(k.Created.Add(p.pol.MaxKeyAge))))
+		a := p.action(k.ID, ActionNone, vocab.ReasonNotDue, fmt.Sprintf("key is %d days old; rotation due %s", ageDays(k, p.now), day(k.Created.Add(p.pol.MaxKeyAge))))
 		if old, ok := p.replacementOf[k.ID]; ok {
 			a.Reason = fmt.Sprintf("replacement of %s; ", old) + a.Reason
+			a.Code = vocab.ReasonReplacementKey
 		}
 		a.Due = k.Created.Add(p.pol.MaxKeyAge)
 		p.set(k.ID, a)
@@ -488,7 +507,7 @@ func (p *userPlanner) decideOwn(k Key) {
 		p.set(k.ID, p.evalDeactivated(k, st))
 	default:
 		// Issuing intents were handled by recoverIntent.
-		p.hold(k.ID, fmt.Sprintf("unexpected state %s", st.Phase))
+		p.hold(k.ID, vocab.ReasonUnexpectedState, fmt.Sprintf("unexpected state %s", st.Phase))
 	}
 }
 
@@ -506,7 +525,7 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 	case !exists:
 		replProblem = fmt.Sprintf("replacement key %s is missing", newID)
 	case !repl.Active():
-		replProblem = fmt.Sprintf("replacement key %s is %s", newID, strings.ToLower(repl.Status))
+		replProblem = fmt.Sprintf("replacement key %s is %s", newID, strings.ToLower(string(repl.Status)))
 	}
 	what := "issued"
 	if st.Phase == PhaseReactivated {
@@ -514,33 +533,34 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 	}
 
 	if p.now.Before(due) {
-		a := p.action(x.ID, ActionNone, fmt.Sprintf(
+		a := p.action(x.ID, ActionNone, vocab.ReasonIssuedWaiting, fmt.Sprintf(
 			"replacement %s %s %s; deactivation due %s if the old key is no longer used", newID, what, day(start), day(due)))
 		if replProblem != "" {
 			a.Reason += "; warning: " + replProblem
 		}
-		a.NewKeyID, a.Due = newID, due
+		a.NewKeyID, a.Due, a.Grace = newID, due, p.pol.DeactivateAfter
 		if st.Phase == PhaseIssued && !st.Notified.Has(EventIssued) {
 			a.Notify = EventIssued
 		}
 		return a
 	}
 	if replProblem != "" {
-		a := p.action(x.ID, ActionHold, replProblem+fmt.Sprintf(
-			"; the old key %s stays as it is. Reactivate the replacement (aws iam update-access-key --user-name %s --access-key-id %s --status Active) or remove the rotation state to start over (aws iam untag-user --user-name %s --tag-keys %s)",
-			x.ID, p.u.Name, newID, p.u.Name, TagKey(x.ID)))
-		a.NewKeyID = newID
+		activate, untag := cmdSetStatus(p.u.Name, newID, vocab.KeyActive), cmdUntag(p.u.Name, x.ID)
+		a := p.action(x.ID, ActionHold, vocab.ReasonReplacementUnusable, replProblem+fmt.Sprintf(
+			"; the old key %s stays as it is. Reactivate the replacement (%s) or remove the rotation state to start over (%s)",
+			x.ID, activate, untag))
+		a.NewKeyID, a.Fix = newID, activate+"; "+untag
 		return a
 	}
-	deactivate := func(reason string) Action {
-		a := p.action(x.ID, ActionDeactivate, reason+fmt.Sprintf("; deletion due %s", day(p.now.Add(p.pol.DeleteAfter))))
-		a.NewKeyID, a.Next, a.Notify = newID, st.WithDeactivated(p.now), EventDeactivated
+	deactivate := func(code vocab.Reason, reason string) Action {
+		a := p.action(x.ID, ActionDeactivate, code, reason+fmt.Sprintf("; deletion due %s", day(p.now.Add(p.pol.DeleteAfter))))
+		a.NewKeyID, a.Next, a.Notify, a.Grace = newID, st.WithDeactivated(p.now), EventDeactivated, p.pol.DeleteAfter
 		a.Due = p.now.Add(p.pol.DeleteAfter)
 		return a
 	}
 	if !x.Active() {
-		return deactivate(fmt.Sprintf("old key is already %s; recording its deactivation (replacement %s is active)",
-			strings.ToLower(x.Status), newID))
+		return deactivate(vocab.ReasonAlreadyInactive, fmt.Sprintf("old key is already %s; recording its deactivation (replacement %s is active)",
+			strings.ToLower(string(x.Status)), newID))
 	}
 	// A use after the replacement was issued holds the old key, until the
 	// key has gone a whole DeactivateAfter without use: then the caller has
@@ -553,11 +573,11 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 			if used {
 				r += "; the old key is still in use (" + lastUse(x) + "), callers must switch to " + newID
 			}
-			return deactivate(r)
+			return deactivate(vocab.ReasonHardDeadline, r)
 		}
 	}
 	if used {
-		a := p.action(x.ID, ActionHold, fmt.Sprintf(
+		a := p.action(x.ID, ActionHold, vocab.ReasonOldKeyInUse, fmt.Sprintf(
 			"old key still in use (%s); update the caller to %s (secret %s). keyrotor deactivates the old key once it has gone %s without use (on %s if it is not used again)",
 			lastUse(x), newID, p.secretName(), days(p.pol.DeactivateAfter), day(x.LastUsed.Add(p.pol.DeactivateAfter))))
 		if p.pol.HardDeadline > 0 {
@@ -565,14 +585,14 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 			a.Reason += fmt.Sprintf(", and at the latest on %s (hard deadline)", day(hard))
 			a.Due = hard
 		}
-		a.NewKeyID = newID
+		a.NewKeyID, a.NextOn = newID, x.LastUsed.Add(p.pol.DeactivateAfter)
 		if st.Reminded.Before(due) || p.now.Sub(st.Reminded) >= ReminderInterval {
 			a.Notify = EventReminder
 		}
 		return a
 	}
 	if !x.LastUsedFresh {
-		a := p.action(x.ID, ActionHold, "deactivation is due but the old key's last use was not confirmed with GetAccessKeyLastUsed in this run; not deactivating on credential-report data")
+		a := p.action(x.ID, ActionHold, vocab.ReasonLastUseUnconfirmed, "deactivation is due but the old key's last use was not confirmed with GetAccessKeyLastUsed in this run; not deactivating on credential-report data")
 		a.NewKeyID = newID
 		return a
 	}
@@ -581,24 +601,25 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 		since = "last used " + day(*x.LastUsed)
 	}
 	if x.LastUsed != nil && !x.LastUsed.Before(start) {
-		return deactivate(fmt.Sprintf("replacement %s %s %s is active and the old key has gone %s without use (%s)", newID, what, day(start), days(p.pol.DeactivateAfter), since))
+		return deactivate(vocab.ReasonUnusedSinceIssue, fmt.Sprintf("replacement %s %s %s is active and the old key has gone %s without use (%s)", newID, what, day(start), days(p.pol.DeactivateAfter), since))
 	}
-	return deactivate(fmt.Sprintf("replacement %s %s %s is active and the old key has not been used since (%s)", newID, what, day(start), since))
+	return deactivate(vocab.ReasonUnusedSinceIssue, fmt.Sprintf("replacement %s %s %s is active and the old key has not been used since (%s)", newID, what, day(start), since))
 }
 
 // evalDeactivated decides an old key keyrotor deactivated: wait or delete.
 func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 	if x.Active() {
-		a := p.action(x.ID, ActionHold, fmt.Sprintf(
-			"keyrotor deactivated this key on %s but it was reactivated outside keyrotor; to keep it for a while run keyrotor reactivate (restarts the grace period), otherwise deactivate it again: aws iam update-access-key --user-name %s --access-key-id %s --status Inactive",
-			day(st.Deactivated), p.u.Name, x.ID))
-		a.NewKeyID = st.NewKeyID
+		off := cmdSetStatus(p.u.Name, x.ID, vocab.KeyInactive)
+		a := p.action(x.ID, ActionHold, vocab.ReasonReactivatedOutside, fmt.Sprintf(
+			"keyrotor deactivated this key on %s but it was reactivated outside keyrotor; to keep it for a while run %s (restarts the grace period), otherwise deactivate it again: %s",
+			day(st.Deactivated), cmdReactivate(p.account, p.u.Name, x.ID), off))
+		a.NewKeyID, a.Fix = st.NewKeyID, off
 		return a
 	}
 	due := st.Deactivated.Add(p.pol.DeleteAfter)
 	if p.now.Before(due) {
-		a := p.action(x.ID, ActionNone, fmt.Sprintf("deactivated by keyrotor %s; deletion due %s", day(st.Deactivated), day(due)))
-		a.NewKeyID, a.Due = st.NewKeyID, due
+		a := p.action(x.ID, ActionNone, vocab.ReasonDeletionWaiting, fmt.Sprintf("deactivated by keyrotor %s; deletion due %s", day(st.Deactivated), day(due)))
+		a.NewKeyID, a.Due, a.Grace = st.NewKeyID, due, p.pol.DeleteAfter
 		if !st.Notified.Has(EventDeactivated) {
 			a.Notify = EventDeactivated
 		}
@@ -611,13 +632,14 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 	if !otherActive {
 		// The replacement is gone or off: deleting the old key now would
 		// leave the user with no working key and nothing to reactivate.
-		a := p.action(x.ID, ActionHold, fmt.Sprintf(
-			"deletion was due %s, but the user has no active key (replacement %s is missing or not active); the deactivated key %s is kept so it can be reactivated (keyrotor reactivate --user %s --key %s). Restore the replacement or remove the rotation state: aws iam untag-user --user-name %s --tag-keys %s",
-			day(due), st.NewKeyID, x.ID, p.u.Name, x.ID, p.u.Name, TagKey(x.ID)))
-		a.NewKeyID = st.NewKeyID
+		untag := cmdUntag(p.u.Name, x.ID)
+		a := p.action(x.ID, ActionHold, vocab.ReasonNoActiveKey, fmt.Sprintf(
+			"deletion was due %s, but the user has no active key (replacement %s is missing or not active); the deactivated key %s is kept so it can be reactivated (%s). Restore the replacement or remove the rotation state: %s",
+			day(due), st.NewKeyID, x.ID, cmdReactivate(p.account, p.u.Name, x.ID), untag))
+		a.NewKeyID, a.Fix = st.NewKeyID, untag
 		return a
 	}
-	a := p.action(x.ID, ActionDelete, fmt.Sprintf(
+	a := p.action(x.ID, ActionDelete, vocab.ReasonRetired, fmt.Sprintf(
 		"deactivated by keyrotor %s; the %s before deletion ended %s", day(st.Deactivated), days(p.pol.DeleteAfter), day(due)))
 	a.NewKeyID, a.Next, a.Notify = st.NewKeyID, State{}, EventDeleted
 	return a
@@ -626,18 +648,18 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 // foreignInactive decides an inactive key keyrotor did not deactivate.
 func (p *userPlanner) foreignInactive(k Key) Action {
 	if old, ok := p.replacementOf[k.ID]; ok {
-		return p.action(k.ID, ActionNone, fmt.Sprintf(
+		return p.action(k.ID, ActionNone, vocab.ReasonReplacementKey, fmt.Sprintf(
 			"inactive replacement of %s; keyrotor leaves it in place while %s's rotation is in progress", old, old))
 	}
 	ok, eligible := p.foreignDeletable(k)
 	if ok {
-		a := p.action(k.ID, ActionDelete, fmt.Sprintf(
+		a := p.action(k.ID, ActionDelete, vocab.ReasonForeignDeleted, fmt.Sprintf(
 			"inactive key not deactivated by keyrotor, %d days old and %s; deleting it (policy.delete_foreign_inactive)",
 			ageDays(k, p.now), unusedSince(k)))
 		a.Notify = EventDeleted
 		return a
 	}
-	a := p.action(k.ID, ActionNone, "inactive key not deactivated by keyrotor; left in place (policy.delete_foreign_inactive is off)")
+	a := p.action(k.ID, ActionNone, vocab.ReasonForeignInactive, "inactive key not deactivated by keyrotor; left in place (policy.delete_foreign_inactive is off)")
 	if p.pol.DeleteForeignInactive {
 		a.Reason = fmt.Sprintf("inactive key not deactivated by keyrotor; eligible for deletion on %s (at least %s old and unused for %s)",
 			day(eligible), days(p.pol.ForeignMinAge), days(p.pol.ForeignUnusedFor))
@@ -657,7 +679,7 @@ func (p *userPlanner) foreignDeletable(k Key) (bool, time.Time) {
 	_, hasState := p.states[k.ID]
 	_, hasErr := p.errs[k.ID]
 	_, isRepl := p.replacementOf[k.ID]
-	ok := p.pol.DeleteForeignInactive && k.Status == StatusInactive && !hasState && !hasErr && !isRepl &&
+	ok := p.pol.DeleteForeignInactive && k.Status == vocab.KeyInactive && !hasState && !hasErr && !isRepl &&
 		!p.now.Before(eligible)
 	return ok, eligible
 }
@@ -676,7 +698,7 @@ func (p *userPlanner) resolveIssue(a Key) {
 		return
 	}
 	if len(others) > 1 {
-		p.hold(a.ID, tooManyKeys(len(p.keys)))
+		p.hold(a.ID, vocab.ReasonTooManyKeys, tooManyKeys(len(p.keys)))
 		return
 	}
 	b := others[0]
@@ -692,29 +714,29 @@ func (p *userPlanner) resolveIssue(a Key) {
 	bErr, bHasErr := p.errs[b.ID]
 	switch {
 	case b.Active() && bHasState && bState.NewKeyID == a.ID:
-		p.hold(a.ID, prefix+fmt.Sprintf("it is the replacement issued for %s, whose rotation must finish first (%s)",
+		p.hold(a.ID, vocab.ReasonTwoKeys, prefix+fmt.Sprintf("it is the replacement issued for %s, whose rotation must finish first (%s)",
 			b.ID, p.primaryReason(b.ID)))
 	case b.Active():
-		p.hold(a.ID, prefix+fmt.Sprintf(
-			"two active keys (CIS 1.13): deactivate the one not in use: aws iam update-access-key --user-name %s --access-key-id %s --status Inactive",
-			p.u.Name, p.leastUsed(a, b).ID))
+		off := cmdSetStatus(p.u.Name, p.leastUsed(a, b).ID, vocab.KeyInactive)
+		p.hold(a.ID, vocab.ReasonTwoKeys, prefix+"two active keys (CIS 1.13): deactivate the one not in use: "+off, off)
 	case bHasErr:
-		p.hold(a.ID, prefix+fmt.Sprintf("the other key %s has a corrupt state tag (%v); fix it first: aws iam untag-user --user-name %s --tag-keys %s",
-			b.ID, bErr, p.u.Name, TagKey(b.ID)))
+		untag := cmdUntag(p.u.Name, b.ID)
+		p.hold(a.ID, vocab.ReasonTwoKeys, prefix+fmt.Sprintf("the other key %s has a corrupt state tag (%v); fix it first: %s",
+			b.ID, bErr, untag), untag)
 	case bHasState && bState.Phase == PhaseDeactivated:
 		due := bState.Deactivated.Add(p.pol.DeleteAfter)
-		p.holdUntil(a.ID, prefix+fmt.Sprintf("%s is scheduled for deletion on %s; the replacement is issued after that", b.ID, day(due)), due)
+		p.holdUntil(a.ID, vocab.ReasonTwoKeys, prefix+fmt.Sprintf("%s is scheduled for deletion on %s; the replacement is issued after that", b.ID, day(due)), due)
 	case bHasState:
-		p.hold(a.ID, prefix+fmt.Sprintf("the other key %s is inactive with a keyrotor rotation in progress (state %s); %s",
+		p.hold(a.ID, vocab.ReasonTwoKeys, prefix+fmt.Sprintf("the other key %s is inactive with a keyrotor rotation in progress (state %s); %s",
 			b.ID, bState.Phase, p.primaryReason(b.ID)))
 	default:
-		fix := fmt.Sprintf("the inactive key %s was not deactivated by keyrotor; delete it: aws iam delete-access-key --user-name %s --access-key-id %s",
-			b.ID, p.u.Name, b.ID)
+		del := cmdDeleteKey(p.u.Name, b.ID)
+		text := fmt.Sprintf("the inactive key %s was not deactivated by keyrotor; delete it: %s", b.ID, del)
 		if _, eligible := p.foreignDeletable(b); p.pol.DeleteForeignInactive {
-			fix += fmt.Sprintf(" (keyrotor deletes it itself on %s under policy.delete_foreign_inactive)", day(eligible))
-			p.holdUntil(a.ID, prefix+fix, eligible)
+			text += fmt.Sprintf(" (keyrotor deletes it itself on %s under policy.delete_foreign_inactive)", day(eligible))
+			p.holdUntil(a.ID, vocab.ReasonTwoKeys, prefix+text, eligible, del)
 		} else {
-			p.hold(a.ID, prefix+fix+", or enable policy.delete_foreign_inactive")
+			p.hold(a.ID, vocab.ReasonTwoKeys, prefix+text+", or enable policy.delete_foreign_inactive", del)
 		}
 	}
 }
@@ -731,8 +753,8 @@ func (p *userPlanner) issue(a Key, after string) Action {
 	if after != "" {
 		r = after + ": " + r
 	}
-	act := p.action(a.ID, ActionIssue, r)
-	act.Next, act.Notify, act.Due = intent, EventIssued, p.now.Add(p.pol.DeactivateAfter)
+	act := p.action(a.ID, ActionIssue, vocab.ReasonStale, r)
+	act.Next, act.Notify, act.Due, act.Grace = intent, EventIssued, p.now.Add(p.pol.DeactivateAfter), p.pol.DeactivateAfter
 	return act
 }
 
@@ -741,7 +763,7 @@ func (p *userPlanner) issue(a Key, after string) Action {
 func (p *userPlanner) refuse(err error) []Action {
 	var out []Action
 	for _, k := range p.keys {
-		out = append(out, p.action(k.ID, ActionHold, fmt.Sprintf("keyrotor refused its own unsafe plan for this user (%v); please report this", err)))
+		out = append(out, p.action(k.ID, ActionHold, vocab.ReasonUnsafePlan, fmt.Sprintf("keyrotor refused its own unsafe plan for this user (%v); please report this", err)))
 	}
 	return out
 }
@@ -777,7 +799,7 @@ func (p *userPlanner) secretName() string {
 // that is not inactive, a Deactivate that leaves no active replacement, an
 // Issue beyond two keys, or a mutation on an exempt user.
 func checkUserPlan(u User, acts []Action) error {
-	status := map[string]string{}
+	status := map[string]vocab.KeyStatus{}
 	for _, k := range u.Keys {
 		status[k.ID] = k.Status
 	}
@@ -789,7 +811,7 @@ func checkUserPlan(u User, acts []Action) error {
 		}
 		switch a.Kind {
 		case ActionDelete:
-			if status[a.KeyID] != StatusInactive {
+			if status[a.KeyID] != vocab.KeyInactive {
 				return fmt.Errorf("delete of %s, which is not an existing inactive key", a.KeyID)
 			}
 			delete(status, a.KeyID)
@@ -799,15 +821,15 @@ func checkUserPlan(u User, acts []Action) error {
 			}
 			delete(status, a.KeyID)
 		case ActionDeactivate:
-			if _, ok := status[a.KeyID]; !ok || a.NewKeyID == a.KeyID || status[a.NewKeyID] != StatusActive {
+			if _, ok := status[a.KeyID]; !ok || a.NewKeyID == a.KeyID || status[a.NewKeyID] != vocab.KeyActive {
 				return fmt.Errorf("deactivate of %s without an active replacement", a.KeyID)
 			}
-			status[a.KeyID] = StatusInactive
+			status[a.KeyID] = vocab.KeyInactive
 		case ActionIssue:
-			if status[a.KeyID] != StatusActive || len(status) >= 2 {
+			if status[a.KeyID] != vocab.KeyActive || len(status) >= 2 {
 				return fmt.Errorf("issue for %s with %d keys", a.KeyID, len(status))
 			}
-			status["new:"+a.KeyID] = StatusActive
+			status["new:"+a.KeyID] = vocab.KeyActive
 		}
 	}
 	for _, k := range u.Keys {

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"fmt"
+	"keyrotor/vocab"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -24,7 +25,7 @@ const (
 
 type keyOpt func(*Key)
 
-func mk(id, status string, age time.Duration, opts ...keyOpt) Key {
+func mk(id string, status vocab.KeyStatus, age time.Duration, opts ...keyOpt) Key {
 	k := Key{ID: id, Status: status, Created: ago(age), LastUsedFresh: true}
 	for _, o := range opts {
 		o(&k)
@@ -33,11 +34,11 @@ func mk(id, status string, age time.Duration, opts ...keyOpt) Key {
 }
 
 func active(id string, age time.Duration, opts ...keyOpt) Key {
-	return mk(id, StatusActive, age, opts...)
+	return mk(id, vocab.KeyActive, age, opts...)
 }
 
 func inactive(id string, age time.Duration, opts ...keyOpt) Key {
-	return mk(id, StatusInactive, age, opts...)
+	return mk(id, vocab.KeyInactive, age, opts...)
 }
 
 // usedAgo sets the key's last use d before now, by s3 in eu-west-1.
@@ -86,6 +87,9 @@ type want struct {
 	notify Event
 	// next, when set, is the expected Next state.
 	next *State
+	// code, when set, is the expected reason code; every action must have
+	// a known one.
+	code vocab.Reason
 }
 
 func planUser(u User, pol Policy) []Action {
@@ -125,6 +129,9 @@ func checkActions(t *testing.T, got []Action, wants []want) {
 		}
 		if w.next != nil && a.Next.String() != w.next.String() {
 			t.Errorf("%s %s: Next = %q, want %q", a.Kind, a.KeyID, a.Next, *w.next)
+		}
+		if !vocab.KnownReason(a.Code) || (w.code != "" && a.Code != w.code) {
+			t.Errorf("%s %s: code %q, want %q (a known code)", a.Kind, a.KeyID, a.Code, w.code)
 		}
 		if a.AccountID != "111122223333" || a.User != uname || a.Reason == "" {
 			t.Errorf("%s %s: account %q user %q reason %q", a.Kind, a.KeyID, a.AccountID, a.User, a.Reason)
@@ -754,7 +761,7 @@ func TestPlanProperties(t *testing.T) {
 		n := []int{0, 1, 1, 2, 2, 2, 3}[rng.IntN(7)]
 		perm := rng.Perm(len(ids))
 		for j := 0; j < n; j++ {
-			k := Key{ID: ids[perm[j]], Status: []string{StatusActive, StatusActive, StatusInactive}[rng.IntN(3)], Created: ago(dur()), LastUsedFresh: rng.IntN(4) > 0}
+			k := Key{ID: ids[perm[j]], Status: []vocab.KeyStatus{vocab.KeyActive, vocab.KeyActive, vocab.KeyInactive}[rng.IntN(3)], Created: ago(dur()), LastUsedFresh: rng.IntN(4) > 0}
 			if rng.IntN(3) > 0 {
 				k.LastUsed = agoPtr(dur())
 			}
@@ -793,6 +800,9 @@ func TestPlanProperties(t *testing.T) {
 		for _, a := range plan {
 			byUser[a.User] = append(byUser[a.User], a)
 			kinds[a.Kind]++
+			if !vocab.KnownReason(a.Code) {
+				t.Fatalf("policy %d: %s %s of %s has no known reason code (%q): %s", pi, a.Kind, a.KeyID, a.User, a.Code, a.Reason)
+			}
 		}
 		for _, u := range inv.Users {
 			if err := replay(u, byUser[u.Name], pol); err != nil {
@@ -818,7 +828,7 @@ func replay(u User, acts []Action, pol Policy) error {
 	for _, k := range u.Keys {
 		keys[k.ID] = k
 	}
-	status := map[string]string{}
+	status := map[string]vocab.KeyStatus{}
 	for id, k := range keys {
 		status[id] = k.Status
 	}
@@ -848,29 +858,29 @@ func replay(u User, acts []Action, pol Policy) error {
 		}
 		switch a.Kind {
 		case ActionIssue:
-			if status[a.KeyID] != StatusActive {
+			if status[a.KeyID] != vocab.KeyActive {
 				return fmt.Errorf("issue for %s, status %q", a.KeyID, status[a.KeyID])
 			}
 			if len(status) >= 2 {
 				return fmt.Errorf("issue for %s while the user has %d keys", a.KeyID, len(status))
 			}
-			status["issued-for-"+a.KeyID] = StatusActive
+			status["issued-for-"+a.KeyID] = vocab.KeyActive
 		case ActionDeactivate:
 			others := 0
 			for id, s := range status {
-				if id != a.KeyID && s == StatusActive {
+				if id != a.KeyID && s == vocab.KeyActive {
 					others++
 				}
 			}
 			if others == 0 {
 				return fmt.Errorf("deactivate of %s, the only active key", a.KeyID)
 			}
-			if status[a.NewKeyID] != StatusActive || a.NewKeyID == a.KeyID {
+			if status[a.NewKeyID] != vocab.KeyActive || a.NewKeyID == a.KeyID {
 				return fmt.Errorf("deactivate of %s with replacement %s %q", a.KeyID, a.NewKeyID, status[a.NewKeyID])
 			}
-			status[a.KeyID] = StatusInactive
+			status[a.KeyID] = vocab.KeyInactive
 		case ActionDelete:
-			if status[a.KeyID] != StatusInactive {
+			if status[a.KeyID] != vocab.KeyInactive {
 				return fmt.Errorf("delete of %s with status %q", a.KeyID, status[a.KeyID])
 			}
 			if st, ok := states[a.KeyID]; !ok || st.Phase != PhaseDeactivated {
@@ -936,4 +946,99 @@ func TestPlanReviewFindings(t *testing.T) {
 			t.Error("a possible orphan's last use must be asked fresh")
 		}
 	})
+}
+
+// TestPlanReasonCodes pins the reason code of each decision, and the fix
+// command of each hold a human resolves: reports and alerting key on them.
+func TestPlanReasonCodes(t *testing.T) {
+	repl := active(kK, 7*day24)
+	notifiedAt := func(at time.Duration) State { return issued(kK, at).WithNotified(EventIssued, ago(at)) }
+	tests := []struct {
+		name string
+		pol  Policy
+		u    User
+		key  string
+		kind ActionKind
+		code vocab.Reason
+		fix  []string
+	}{
+		{name: "young key", u: User{Keys: []Key{active(kA, 10*day24)}}, key: kA, kind: ActionNone, code: vocab.ReasonNotDue},
+		{name: "stale key", u: User{Keys: []Key{active(kA, 100*day24)}}, key: kA, kind: ActionIssue, code: vocab.ReasonStale},
+		{name: "exempt", u: User{Exempt: "tag", Keys: []Key{active(kA, 100*day24)}}, key: kA, kind: ActionExempt, code: vocab.ReasonExempt},
+		{name: "issued, waiting", u: User{Keys: []Key{active(kA, 100*day24), repl}, Tags: tags(kA, notifiedAt(day24))},
+			key: kA, kind: ActionNone, code: vocab.ReasonIssuedWaiting},
+		{name: "replacement itself", u: User{Keys: []Key{active(kA, 100*day24), repl}, Tags: tags(kA, notifiedAt(day24))},
+			key: kK, kind: ActionNone, code: vocab.ReasonReplacementKey},
+		{name: "unused since issue", u: User{Keys: []Key{active(kA, 100*day24), repl}, Tags: tags(kA, notifiedAt(8*day24))},
+			key: kA, kind: ActionDeactivate, code: vocab.ReasonUnusedSinceIssue},
+		{name: "hard deadline", pol: hard14, u: User{Keys: []Key{active(kA, 100*day24, usedAgo(time.Hour)), repl}, Tags: tags(kA, notifiedAt(15*day24))},
+			key: kA, kind: ActionDeactivate, code: vocab.ReasonHardDeadline},
+		{name: "already inactive", u: User{Keys: []Key{inactive(kA, 100*day24), repl}, Tags: tags(kA, notifiedAt(8*day24))},
+			key: kA, kind: ActionDeactivate, code: vocab.ReasonAlreadyInactive},
+		{name: "still in use", u: User{Keys: []Key{active(kA, 100*day24, usedAgo(time.Hour)), repl}, Tags: tags(kA, notifiedAt(8*day24))},
+			key: kA, kind: ActionHold, code: vocab.ReasonOldKeyInUse},
+		{name: "last use unconfirmed", u: User{Keys: []Key{active(kA, 100*day24, notFresh), repl}, Tags: tags(kA, notifiedAt(8*day24))},
+			key: kA, kind: ActionHold, code: vocab.ReasonLastUseUnconfirmed},
+		{name: "replacement gone", u: User{Keys: []Key{active(kA, 100*day24)}, Tags: tags(kA, notifiedAt(8*day24))},
+			key: kA, kind: ActionHold, code: vocab.ReasonReplacementUnusable,
+			fix: []string{"aws iam update-access-key --user-name alice --access-key-id " + kK + " --status Active",
+				"aws iam untag-user --user-name alice --tag-keys keyrotor:" + kA}},
+		{name: "deletion waiting", u: User{Keys: []Key{inactive(kA, 100*day24), repl}, Tags: tags(kA, deactivated(kK, day24))},
+			key: kA, kind: ActionNone, code: vocab.ReasonDeletionWaiting},
+		{name: "retired", u: User{Keys: []Key{inactive(kA, 100*day24), repl}, Tags: tags(kA, deactivated(kK, 8*day24))},
+			key: kA, kind: ActionDelete, code: vocab.ReasonRetired},
+		{name: "reactivated outside", u: User{Keys: []Key{active(kA, 100*day24), repl}, Tags: tags(kA, deactivated(kK, 8*day24))},
+			key: kA, kind: ActionHold, code: vocab.ReasonReactivatedOutside,
+			fix: []string{"aws iam update-access-key --user-name alice --access-key-id " + kA + " --status Inactive"}},
+		{name: "no active key left", u: User{Keys: []Key{inactive(kA, 100*day24)}, Tags: tags(kA, deactivated(kK, 8*day24))},
+			key: kA, kind: ActionHold, code: vocab.ReasonNoActiveKey,
+			fix: []string{"aws iam untag-user --user-name alice --tag-keys keyrotor:" + kA}},
+		{name: "foreign inactive", u: User{Keys: []Key{inactive(kA, 10*day24)}}, key: kA, kind: ActionNone, code: vocab.ReasonForeignInactive},
+		{name: "foreign inactive deleted", pol: foreignOn, u: User{Keys: []Key{inactive(kA, 100*day24)}},
+			key: kA, kind: ActionDelete, code: vocab.ReasonForeignDeleted},
+		{name: "two active keys", u: User{Keys: []Key{active(kA, 100*day24, usedAgo(time.Hour)), active(kB, 10*day24)}},
+			key: kA, kind: ActionHold, code: vocab.ReasonTwoKeys,
+			fix: []string{"aws iam update-access-key --user-name alice --access-key-id " + kB + " --status Inactive"}},
+		{name: "inactive foreign key in the way", u: User{Keys: []Key{active(kA, 100*day24), inactive(kB, 10*day24)}},
+			key: kA, kind: ActionHold, code: vocab.ReasonTwoKeys,
+			fix: []string{"aws iam delete-access-key --user-name alice --access-key-id " + kB}},
+		{name: "three keys", u: User{Keys: []Key{active(kA, 100*day24), inactive(kB, 10*day24), inactive(kK, 10*day24)}},
+			key: kA, kind: ActionHold, code: vocab.ReasonTooManyKeys},
+		{name: "corrupt state", u: User{Keys: []Key{active(kA, 100*day24)}, Tags: tags(kA, "junk")},
+			key: kA, kind: ActionHold, code: vocab.ReasonStateCorrupt,
+			fix: []string{"aws iam untag-user --user-name alice --tag-keys keyrotor:" + kA}},
+		{name: "unexpected status", u: User{Keys: []Key{mk(kA, vocab.KeyExpired, 100*day24)}}, key: kA, kind: ActionHold, code: vocab.ReasonUnexpectedState},
+		{name: "vanished key's state", u: User{Keys: []Key{active(kA, 10*day24)}, Tags: tags(kV, issued(kA, day24))},
+			key: kV, kind: ActionForget, code: vocab.ReasonStateStale},
+		{name: "leased by another run", u: User{Keys: []Key{active(kA, 100*day24)}, Tags: tags(kA, intent(other, time.Minute))},
+			key: kA, kind: ActionSkip, code: vocab.ReasonLeaseHeld},
+		{name: "interrupted issue recovered", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute)},
+			Tags: tags(kA, intent(other, time.Hour)), StoredSecretKeyID: kK}, key: kK, kind: ActionNone, code: vocab.ReasonReplacementKey},
+		{name: "orphan", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute)}, Tags: tags(kA, intent(other, time.Hour)), StoredSecretKeyID: kA},
+			key: kK, kind: ActionCleanup, code: vocab.ReasonOrphan},
+		{name: "orphan in use", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute, usedAgo(time.Minute))}, Tags: tags(kA, intent(other, time.Hour)), StoredSecretKeyID: kA},
+			key: kA, kind: ActionHold, code: vocab.ReasonOrphanInUse,
+			fix: []string{"aws iam delete-access-key --user-name alice --access-key-id " + kK, "aws iam untag-user --user-name alice --tag-keys keyrotor:" + kA}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pol := tt.pol
+			if pol == (Policy{}) {
+				pol = def
+			}
+			tt.u.SecretName = "keyrotor/111122223333/alice"
+			a, ok := PrimaryByKey(planUser(tt.u, pol))[tt.key]
+			if !ok || a.Kind != tt.kind || a.Code != tt.code {
+				t.Fatalf("%s: %s %q, want %s %q (%s)", tt.key, a.Kind, a.Code, tt.kind, tt.code, a.Reason)
+			}
+			if got := strings.Join(tt.fix, "; "); a.Fix != got {
+				t.Errorf("fix = %q, want %q", a.Fix, got)
+			}
+			for _, f := range tt.fix {
+				if !strings.Contains(a.Reason, f) {
+					t.Errorf("reason %q does not quote the fix %q", a.Reason, f)
+				}
+			}
+		})
+	}
 }

@@ -2,7 +2,6 @@ package rotation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -14,19 +13,7 @@ import (
 
 	"keyrotor/accounts"
 	"keyrotor/report"
-)
-
-// Mode is what a run may do.
-type Mode string
-
-// Run modes.
-const (
-	// ModeAudit reads and reports, including what rotate would do.
-	ModeAudit Mode = "audit"
-	// ModePlan is `rotate` without --apply: the plan, and no write call.
-	ModePlan Mode = "plan"
-	// ModeApply executes the plan.
-	ModeApply Mode = "apply"
+	"keyrotor/vocab"
 )
 
 // AccountAPI is everything a run calls in one member account.
@@ -70,7 +57,7 @@ type Runner struct {
 	// Connect returns the API clients for one member account, typically by
 	// assuming the rotation role there.
 	Connect func(ctx context.Context, t AccountTarget) (AccountAPI, error)
-	Mode    Mode
+	Mode    vocab.Mode
 	RunID   string
 	Version string
 	// Now is the clock; decisions are made with the time a run started
@@ -115,8 +102,8 @@ func (r *Runner) Run(ctx context.Context, targets []AccountTarget, skipped []acc
 	rep := &report.Report{
 		SchemaVersion: report.SchemaVersion,
 		Run: report.Run{
-			ID: r.RunID, Started: started, Mode: string(r.Mode), Version: r.Version,
-			Policy: reportPolicy(r.DefaultPolicy), Notify: r.NotifyEnabled && r.Mode == ModeApply,
+			ID: r.RunID, Started: started, Mode: r.Mode, Version: r.Version,
+			Policy: reportPolicy(r.DefaultPolicy), Notify: r.NotifyEnabled && r.Mode == vocab.ModeApply,
 		},
 	}
 	for _, t := range targets {
@@ -135,7 +122,7 @@ func (r *Runner) Run(ctx context.Context, targets []AccountTarget, skipped []acc
 			// all: it is reported as skipped, not as failed.
 			if ctx.Err() != nil {
 				results[i] = accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU,
-					Status: report.AccountSkipped, Error: "run interrupted before this account started"}}
+					Status: vocab.AccountSkipped, Error: "run interrupted before this account started"}}
 				return nil
 			}
 			results[i] = r.runAccount(ctx, t)
@@ -151,7 +138,7 @@ func (r *Runner) Run(ctx context.Context, targets []AccountTarget, skipped []acc
 	_ = g.Wait()
 	for _, s := range skipped {
 		rep.Accounts = append(rep.Accounts, report.Account{AccountID: s.ID, Name: s.Name, OU: s.OU,
-			Status: report.AccountSkipped, Error: s.Reason})
+			Status: vocab.AccountSkipped, Error: s.Reason})
 	}
 	for _, res := range results {
 		rep.Accounts = append(rep.Accounts, res.account)
@@ -167,21 +154,16 @@ func (r *Runner) Run(ctx context.Context, targets []AccountTarget, skipped []acc
 	return rep
 }
 
-func (r *Runner) logger() *slog.Logger {
-	if r.Logger != nil {
-		return r.Logger
-	}
-	return slog.Default()
-}
+func (r *Runner) logger() *slog.Logger { return r.Logger }
 
 // runAccount does one account's whole run and never returns an error: a
 // failure becomes the account's status.
 func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult {
 	log := r.logger()
-	res := accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU, Status: report.AccountOK}}
+	res := accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU, Status: vocab.AccountOK}}
 	fail := func(err error) accountResult {
 		log.Error("account failed", "account", t.ID, "err", err)
-		res.account.Status = report.AccountError
+		res.account.Status = vocab.AccountError
 		res.account.Error = err.Error()
 		return res
 	}
@@ -189,7 +171,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	if err != nil {
 		return fail(err)
 	}
-	if r.Mode == ModeApply {
+	if r.Mode == vocab.ModeApply {
 		if err := r.checkApplyPermissions(ctx, api, t); err != nil {
 			return fail(err)
 		}
@@ -220,17 +202,17 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	actions := Plan(inv, t.Policy, now, r.RunID)
 	var outcomes []Outcome
 	switch r.Mode {
-	case ModeApply:
+	case vocab.ModeApply:
 		run, filtered := r.filter(actions)
 		ex := &Executor{
 			IAM: api.IAM, Secrets: SecretStore{API: api.Secrets, KMSKeyID: r.Secrets.KMSKeyID, UserReadPolicy: r.Secrets.UserReadPolicy},
 			Notifier: r.Notifier, Now: r.Now, RunID: r.RunID, AccountID: t.ID, AccountName: t.Name,
-			SecretRegion: r.Secrets.Region, Logger: log, Concurrency: max(1, r.PerAccount), Policy: t.Policy,
+			SecretRegion: r.Secrets.Region, Logger: log, Concurrency: max(1, r.PerAccount),
 		}
 		outcomes = append(ex.Apply(ctx, inv, run), filtered...)
 	default:
 		for _, a := range actions {
-			o := Outcome{Action: a, Result: "planned"}
+			o := Outcome{Action: a, Result: vocab.ResultPlanned}
 			if !a.Kind.Mutates() {
 				o.Result = passiveResult(a.Kind)
 			}
@@ -239,7 +221,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	}
 	res.keys, res.notifications = r.reportKeys(inv, t, now, outcomes)
 	for _, o := range outcomes {
-		if o.Result == "failed" {
+		if o.Result == vocab.ResultFailed {
 			log.Warn("step failed", "account", t.ID, "user", o.Action.User, "key", o.Action.KeyID, "action", o.Action.Kind, "err", o.Err)
 		}
 	}
@@ -247,12 +229,12 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 }
 
 // passiveResult is the report result of an action that calls nothing.
-func passiveResult(k ActionKind) string {
+func passiveResult(k ActionKind) vocab.Result {
 	switch k {
 	case ActionHold:
-		return "held"
+		return vocab.ResultHeld
 	case ActionSkip:
-		return "skipped"
+		return vocab.ResultSkipped
 	}
 	return ""
 }
@@ -279,15 +261,15 @@ func phaseOf(k ActionKind) string {
 // sequence is too: later steps may rely on it (an Issue on the slot a
 // Delete frees).
 func (r *Runner) filter(actions []Action) (run []Action, skipped []Outcome) {
-	blocked := map[string]string{}
+	blocked := map[string]error{}
 	for _, a := range actions {
 		if reason, ok := blocked[a.User]; ok && a.Kind.Mutates() {
-			skipped = append(skipped, Outcome{Action: a, Result: "skipped", Err: errors.New(reason)})
+			skipped = append(skipped, Outcome{Action: a, Result: vocab.ResultSkipped, Err: reason})
 			continue
 		}
 		if len(r.Filters.Users) > 0 && !slices.Contains(r.Filters.Users, a.User) {
 			if a.Kind.Mutates() {
-				skipped = append(skipped, Outcome{Action: a, Result: "skipped", Err: errors.New("filtered out by --user")})
+				skipped = append(skipped, Outcome{Action: a, Result: vocab.ResultSkipped, Err: fmt.Errorf("%w by --user", ErrFiltered)})
 			} else {
 				// Reported as planned, but a user outside --user gets no
 				// mail (and so no tag write) from this run.
@@ -297,9 +279,9 @@ func (r *Runner) filter(actions []Action) (run []Action, skipped []Outcome) {
 			continue
 		}
 		if p := phaseOf(a.Kind); p != "" && len(r.Filters.Phases) > 0 && !slices.Contains(r.Filters.Phases, p) {
-			reason := "filtered out by --phase"
+			reason := fmt.Errorf("%w by --phase", ErrFiltered)
 			blocked[a.User] = reason
-			skipped = append(skipped, Outcome{Action: a, Result: "skipped", Err: errors.New(reason)})
+			skipped = append(skipped, Outcome{Action: a, Result: vocab.ResultSkipped, Err: reason})
 			continue
 		}
 		run = append(run, a)
@@ -316,17 +298,17 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 		// The last outcome of a key is its primary one, unless an earlier
 		// step failed or was skipped: then that one explains the key.
 		prev, seen := byKey[o.Action.KeyID]
-		if !seen || prev.Result == "done" || prev.Result == "planned" || prev.Result == "" {
+		if !seen || prev.Result == vocab.ResultDone || prev.Result == vocab.ResultPlanned || prev.Result == "" {
 			byKey[o.Action.KeyID] = o
 		}
 		if o.Notified != nil || o.NotifyErr != nil {
 			n := report.Notification{AccountID: t.ID, User: o.Action.User, AccessKeyID: o.Action.KeyID,
-				Event: string(o.Action.Notify), Result: "sent"}
+				Event: string(o.Action.Notify), Result: vocab.NotifySent}
 			if o.Notified != nil {
 				n.To, n.Subject = o.Notified.To, o.Notified.Subject
 			}
 			if o.NotifyErr != nil {
-				n.Result, n.Error = "failed", o.NotifyErr.Error()
+				n.Result, n.Error = vocab.NotifyFailed, o.NotifyErr.Error()
 			}
 			notes = append(notes, n)
 		}
@@ -353,16 +335,16 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 			}
 			if o, ok := byKey[k.ID]; ok {
 				rk.PlannedAction = reportAction(o.Action.Kind)
-				rk.Reason = o.Action.Reason
+				rk.Reason, rk.ReasonCode, rk.Fix = o.Action.Reason, o.Code(), o.Action.Fix
 				if o.Action.NewKeyID != "" {
 					rk.NewAccessKeyID = o.Action.NewKeyID
 				}
-				if r.Mode == ModeApply && o.Action.Kind.Mutates() || o.Result == "failed" || (r.Mode == ModeApply && o.Result == "skipped") {
+				if r.Mode == vocab.ModeApply && o.Action.Kind.Mutates() || o.Result == vocab.ResultFailed || (r.Mode == vocab.ModeApply && o.Result == vocab.ResultSkipped) {
 					rk.Action = reportAction(o.Action.Kind)
 				}
 				rk.Result = o.Result
 				if o.Err != nil {
-					rk.Reason = o.Err.Error()
+					rk.Reason, rk.Fix = o.Err.Error(), ""
 				}
 				if o.NewKeyID != "" {
 					rk.NewAccessKeyID = o.NewKeyID
@@ -371,7 +353,7 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 					rk.SecretName = o.SecretName
 				}
 			} else {
-				rk.PlannedAction = string(ActionNone)
+				rk.PlannedAction = vocab.ActionNone
 			}
 			if rk.SecretName == "" && rk.NewAccessKeyID != "" {
 				rk.SecretName = u.SecretName
@@ -388,14 +370,14 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 // issuing for it are both part of an issue; forgetting a state tag is
 // clean-up. Writing the executor's own kinds would make a report that
 // fails its schema.
-func reportAction(k ActionKind) string {
+func reportAction(k ActionKind) vocab.Action {
 	switch k {
 	case ActionAdopt, ActionSkip:
-		return report.ActionIssue
+		return vocab.ActionIssue
 	case ActionForget:
-		return report.ActionCleanup
+		return vocab.ActionCleanup
 	}
-	return string(k)
+	return vocab.Action(k)
 }
 
 func reportPolicy(p Policy) report.Policy {

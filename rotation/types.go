@@ -6,14 +6,9 @@
 package rotation
 
 import (
+	"keyrotor/vocab"
 	"slices"
 	"time"
-)
-
-// Access key status values as IAM reports them.
-const (
-	StatusActive   = "Active"
-	StatusInactive = "Inactive"
 )
 
 // Inventory is everything the planner needs to know about one account: its
@@ -53,8 +48,9 @@ type User struct {
 // Key is one access key of a user.
 type Key struct {
 	ID string
-	// Status is StatusActive or StatusInactive.
-	Status  string
+	// Status is vocab.KeyActive or vocab.KeyInactive (or anything IAM
+	// answers, which the planner holds).
+	Status  vocab.KeyStatus
 	Created time.Time
 	// LastUsed is nil when the key was never used.
 	LastUsed        *time.Time
@@ -68,7 +64,7 @@ type Key struct {
 }
 
 // Active reports whether the key can currently authenticate.
-func (k Key) Active() bool { return k.Status == StatusActive }
+func (k Key) Active() bool { return k.Status == vocab.KeyActive }
 
 // States parses the user's keyrotor:<KEY_ID> tags. It returns the valid
 // states and, separately, the parse error of every corrupt tag, both keyed by

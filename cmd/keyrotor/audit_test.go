@@ -22,6 +22,7 @@ import (
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 	"keyrotor/test/xlsxcheck"
+	"keyrotor/vocab"
 )
 
 // auditScenarioYAML is the organization the audit end-to-end tests run
@@ -219,15 +220,15 @@ func TestAuditEndToEnd(t *testing.T) {
 	}
 
 	// Accounts: the denied one is an error, the others complete.
-	wantStatus := map[string]string{
-		acctMgmt:       report.AccountSkipped,
-		acctSecurity:   report.AccountOK,
-		acctBoundaries: report.AccountOK,
-		acctClean:      report.AccountOK,
-		acctSuspended:  report.AccountSkipped,
-		acctWrongTrust: report.AccountError,
+	wantStatus := map[string]vocab.AccountStatus{
+		acctMgmt:       vocab.AccountSkipped,
+		acctSecurity:   vocab.AccountOK,
+		acctBoundaries: vocab.AccountOK,
+		acctClean:      vocab.AccountOK,
+		acctSuspended:  vocab.AccountSkipped,
+		acctWrongTrust: vocab.AccountError,
 	}
-	gotStatus := map[string]string{}
+	gotStatus := map[string]vocab.AccountStatus{}
 	for _, a := range rep.Accounts {
 		if _, dup := gotStatus[a.AccountID]; dup {
 			t.Errorf("account %s listed twice", a.AccountID)
@@ -284,7 +285,7 @@ func TestAuditEndToEnd(t *testing.T) {
 			t.Errorf("seeded key %s of %s/%s missing from the report", sk.ID, sk.AccountID, sk.User)
 			continue
 		}
-		if k.AccountID != sk.AccountID || k.User != sk.User || k.Status != sk.Status || !k.Created.Equal(sk.Created) {
+		if k.AccountID != sk.AccountID || k.User != sk.User || string(k.Status) != sk.Status || !k.Created.Equal(sk.Created) {
 			t.Errorf("key %s: report %s/%s %s %v, simulator %s/%s %s %v", sk.ID,
 				k.AccountID, k.User, k.Status, k.Created, sk.AccountID, sk.User, sk.Status, sk.Created)
 		}
@@ -317,6 +318,9 @@ func TestAuditEndToEnd(t *testing.T) {
 		}
 		if k.Exempt != (want.exempt != "") || !strings.Contains(k.ExemptReason, want.exempt) {
 			t.Errorf("%s: exempt %v (%q), want exempt by %q", name, k.Exempt, k.ExemptReason, want.exempt)
+		}
+		if !vocab.KnownReason(k.ReasonCode) || (want.exempt != "") != (k.ReasonCode == vocab.ReasonExempt) {
+			t.Errorf("%s: reason code %q (%s)", name, k.ReasonCode, k.Reason)
 		}
 		// Audit previews rotate --apply and must not pretend to act.
 		if k.Action != "" || (k.Result != "" && k.Result != "planned" && k.Result != "held" && k.Result != "skipped") {
@@ -755,14 +759,14 @@ func TestAuditInterrupted(t *testing.T) {
 	for _, a := range rep.Accounts {
 		status[a.AccountID] = a
 	}
-	if a := status[acctSecurity]; a.Status != report.AccountOK {
+	if a := status[acctSecurity]; a.Status != vocab.AccountOK {
 		t.Errorf("the account finished before the interrupt is %+v, want ok", a)
 	}
-	if a := status[acctBoundaries]; a.Status == report.AccountOK {
+	if a := status[acctBoundaries]; a.Status == vocab.AccountOK {
 		t.Errorf("the account interrupted mid-inventory is reported ok: %+v", a)
 	}
 	for _, id := range []string{acctClean, acctWrongTrust} {
-		if a := status[id]; a.Status != report.AccountSkipped || !strings.Contains(a.Error, "interrupted") {
+		if a := status[id]; a.Status != vocab.AccountSkipped || !strings.Contains(a.Error, "interrupted") {
 			t.Errorf("account %s not started before the interrupt: %+v, want skipped", id, a)
 		}
 	}

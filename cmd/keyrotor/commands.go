@@ -18,6 +18,7 @@ import (
 	"keyrotor/preflight"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // jobFlags are the flags audit and rotate share.
@@ -47,7 +48,7 @@ func newAuditCmd(g *globalFlags) *cobra.Command {
 		Short: "Report every key's compliance and what rotate would do; changes nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runJob(cmd, g, f, job.Options{Mode: rotation.ModeAudit})
+			return runJob(cmd, g, f, job.Options{Mode: vocab.ModeAudit})
 		},
 	}
 	addJobFlags(cmd, &f)
@@ -58,7 +59,7 @@ func newRotateCmd(g *globalFlags) *cobra.Command {
 	var (
 		f     jobFlags
 		apply bool
-		o     = job.Options{Mode: rotation.ModePlan}
+		o     = job.Options{Mode: vocab.ModePlan}
 	)
 	cmd := &cobra.Command{
 		Use:   "rotate",
@@ -69,7 +70,7 @@ delete it delete_after later. Without --apply it only plans and reports.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if apply {
-				o.Mode = rotation.ModeApply
+				o.Mode = vocab.ModeApply
 			}
 			for _, p := range o.Filters.Phases {
 				if !slices.Contains(rotation.Phases, p) {
@@ -136,7 +137,7 @@ checks what an audit needs (the same checks as 'preflight --mode audit'). Use
 'preflight' before enabling rotate --apply.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return checkReadiness(cmd, g, rotation.ModeAudit, only)
+			return checkReadiness(cmd, g, vocab.ModeAudit, only)
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "account", nil, "check only these account IDs (repeatable)")
@@ -160,7 +161,7 @@ identity is verified in the central account. It prints one line per account and 
 3 when any is not ready.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, ok := map[string]rotation.Mode{"audit": rotation.ModeAudit, "apply": rotation.ModeApply}[mode]
+			m, ok := map[string]vocab.Mode{"audit": vocab.ModeAudit, "apply": vocab.ModeApply}[mode]
 			if !ok {
 				return usageError{fmt.Errorf("--mode %q: want audit or apply", mode)}
 			}
@@ -175,7 +176,7 @@ identity is verified in the central account. It prints one line per account and 
 
 // checkReadiness prints whether each target is ready for mode; not-ready
 // accounts make exit code 3.
-func checkReadiness(cmd *cobra.Command, g *globalFlags, mode rotation.Mode, only []string) error {
+func checkReadiness(cmd *cobra.Command, g *globalFlags, mode vocab.Mode, only []string) error {
 	ctx := cmd.Context()
 	ss, err := g.setup(ctx)
 	if err != nil {
@@ -191,7 +192,7 @@ func checkReadiness(cmd *cobra.Command, g *globalFlags, mode rotation.Mode, only
 		Connect: job.Connector(ss.aws, conf, job.NewRunID(g.env.Now())),
 		Secrets: conf.RotationSecrets(), Exempt: conf.RotationExemptions(), Parallel: conf.Concurrency.Accounts,
 	}
-	if mode == rotation.ModeApply && conf.Notifications.Enabled {
+	if mode == vocab.ModeApply && conf.Notifications.Enabled {
 		o.SES = sesv2.NewFromConfig(ss.aws, func(so *sesv2.Options) { so.Region = conf.Notifications.Region })
 		o.Sender, o.SenderRegion = conf.Notifications.Sender, conf.Notifications.Region
 	}

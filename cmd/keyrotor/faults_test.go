@@ -14,6 +14,7 @@ import (
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // faultScenarioYAML is a small organization for the fault tests: the
@@ -274,7 +275,7 @@ func (e *e2e) due(u e2eUser, oldKey, phase string) bool {
 func (e *e2e) converged() bool {
 	for _, u := range e.stale {
 		keys := e.keysOf(u)
-		if len(keys) != 1 || keys[0].ID != e.secretKeyID(u) || keys[0].Status != rotation.StatusActive {
+		if len(keys) != 1 || keys[0].ID != e.secretKeyID(u) || keys[0].Status != string(vocab.KeyActive) {
 			return false
 		}
 		for k := range e.sim.UserTags(u.account, u.name) {

@@ -18,6 +18,7 @@ import (
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // The least-privilege tests run keyrotor through the CLI with rotation
@@ -152,7 +153,7 @@ func TestLeastPrivilegeFullLifecycle(t *testing.T) {
 	if r := h.runAt("audit", "--account", lpMember); r.code != ExitOK {
 		t.Fatalf("audit exit %d\n%s", r.code, r.stderr)
 	}
-	if rep := h.latestReport(""); len(rep.Keys) != 4 || rep.Accounts[0].Status != report.AccountOK {
+	if rep := h.latestReport(""); len(rep.Keys) != 4 || rep.Accounts[0].Status != vocab.AccountOK {
 		t.Fatalf("audit report: %+v %+v", rep.Accounts, rep.Keys)
 	}
 	oldKeys := map[string]string{}
@@ -161,7 +162,7 @@ func TestLeastPrivilegeFullLifecycle(t *testing.T) {
 			oldKeys[k.User] = k.ID
 		}
 	}
-	wantAction := map[int]string{0: report.ActionIssue, 7: report.ActionDeactivate, 14: report.ActionDelete}
+	wantAction := map[int]vocab.Action{0: vocab.ActionIssue, 7: vocab.ActionDeactivate, 14: vocab.ActionDelete}
 	lpLifecycle(t, h, func(day int, r result) bool {
 		if r.code != ExitOK {
 			t.Fatalf("day %d: rotate --apply exit %d\n%s", day, r.code, r.stderr)
@@ -174,7 +175,7 @@ func TestLeastPrivilegeFullLifecycle(t *testing.T) {
 					k = &rep.Keys[i]
 				}
 			}
-			if k == nil || k.Action != wantAction[day] || k.Result != rotation.ResultDone {
+			if k == nil || k.Action != wantAction[day] || k.Result != vocab.ResultDone {
 				t.Errorf("day %d: %s's old key: %+v, want %s done", day, user, k, wantAction[day])
 			}
 		}
@@ -300,7 +301,7 @@ func lpRunShowsDenial(t *testing.T, h *harness, day int, action string, r result
 		return
 	}
 	rep := h.latestReport("")
-	failed := slices.ContainsFunc(rep.Keys, func(k report.Key) bool { return k.Result == rotation.ResultFailed })
+	failed := slices.ContainsFunc(rep.Keys, func(k report.Key) bool { return k.Result == vocab.ResultFailed })
 	if !failed && rep.Summary.AccountsFailed == 0 {
 		t.Errorf("day %d: %s was denied, yet the run reports no failure", day, action)
 	}
@@ -318,7 +319,7 @@ func TestLeastPrivilegeReadOnly(t *testing.T) {
 		t.Fatalf("audit with the read-only policy was denied %s", d[0].Action())
 	}
 	rep := h.latestReport("")
-	if rep.Accounts[0].Status != report.AccountOK || len(rep.Keys) != 4 {
+	if rep.Accounts[0].Status != vocab.AccountOK || len(rep.Keys) != 4 {
 		t.Fatalf("audit report: %+v", rep.Accounts)
 	}
 
@@ -328,7 +329,7 @@ func TestLeastPrivilegeReadOnly(t *testing.T) {
 	}
 	want := "role arn:aws:iam::" + lpMember + ":role/KeyrotorRotationRole cannot rotate: missing iam:CreateAccessKey"
 	rep = h.latestReport("")
-	if a := rep.Accounts[0]; a.Status != report.AccountError || !strings.HasPrefix(a.Error, want) ||
+	if a := rep.Accounts[0]; a.Status != vocab.AccountError || !strings.HasPrefix(a.Error, want) ||
 		!strings.HasSuffix(a.Error, "(read-only deployment?); nothing was changed") {
 		t.Errorf("account = %+v\nwant an error starting %q", a, want)
 	}

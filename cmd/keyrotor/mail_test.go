@@ -13,6 +13,7 @@ import (
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // The mail tests follow owner notifications end to end: the CLI rotates
@@ -236,7 +237,7 @@ func checkReported(t *testing.T, label string, rep *report.Report, sent []mailSe
 		t.Errorf("%s: report lists %d notifications, %d notices were sent", label, len(rep.Notifications), len(sent))
 	}
 	for _, n := range rep.Notifications {
-		if n.Result != report.NotifySent || n.Error != "" {
+		if n.Result != vocab.NotifySent || n.Error != "" {
 			t.Errorf("%s: notification %s for %s: result %q error %q", label, n.Event, n.User, n.Result, n.Error)
 		}
 		if want, ok := events[n.User]; !ok || n.Event != string(want) {
@@ -580,7 +581,7 @@ func TestMailNoRecipient(t *testing.T) {
 		if kenNote == nil {
 			t.Fatalf("%s: the report does not mention ken's undeliverable notice: %+v", label, r.rep.Notifications)
 		}
-		if kenNote.Result != report.NotifyFailed || !strings.Contains(kenNote.Error, "no recipient") ||
+		if kenNote.Result != vocab.NotifyFailed || !strings.Contains(kenNote.Error, "no recipient") ||
 			kenNote.Event != string(rotation.EventIssued) || kenNote.AccessKeyID != old["ken"] {
 			t.Errorf("%s: ken's notification %+v; want a failed issued notice for %s saying no recipient", label, *kenNote, old["ken"])
 		}
@@ -695,7 +696,7 @@ func TestMailUnverifiedSender(t *testing.T) {
 		t.Errorf("report lists %d notifications, want %d: %+v", len(r.rep.Notifications), len(users), r.rep.Notifications)
 	}
 	for _, n := range r.rep.Notifications {
-		if n.Result != report.NotifyFailed || !strings.Contains(n.Error, why) || !strings.Contains(n.Error, "MessageRejected") {
+		if n.Result != vocab.NotifyFailed || !strings.Contains(n.Error, why) || !strings.Contains(n.Error, "MessageRejected") {
 			t.Errorf("notification for %s: result %q error %q; want failed, saying %q", n.User, n.Result, n.Error, why)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"keyrotor/internal/awssim"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // The end-to-end organization: a security account and two workload
@@ -173,7 +174,7 @@ func newE2E(t *testing.T, sc *awssim.Scenario, extraYAML string, stale []e2eUser
 		// mia's old inactive key is one the configuration lets keyrotor
 		// delete without deactivating it first.
 		for _, k := range e.sim.Keys(e2eDev) {
-			if k.User == "mia" && k.Status == rotation.StatusInactive {
+			if k.User == "mia" && k.Status == string(vocab.KeyInactive) {
 				e.foreignDeletable[k.ID] = true
 			}
 		}
@@ -229,7 +230,7 @@ func (e *e2e) observe() {
 		}
 		l.Status = k.Status
 		switch {
-		case k.Status == rotation.StatusActive:
+		case k.Status == string(vocab.KeyActive):
 			l.inactiveAt = time.Time{} // reactivated
 		case l.inactiveAt.IsZero():
 			l.inactiveAt = now
@@ -286,15 +287,15 @@ func (e *e2e) observe() {
 	// the old key is off or gone, the key in the secret works. And a user
 	// always has a working key.
 	for _, u := range e.stale {
-		if !slices.Contains(e.userKeys(u, status), rotation.StatusActive) {
+		if !slices.Contains(e.userKeys(u, status), string(vocab.KeyActive)) {
 			e.t.Errorf("%s has no active key at %s", u, now)
 		}
 		for id, l := range e.keys {
-			if l.AccountID != u.account || l.User != u.name || l.initial != rotation.StatusActive ||
-				status[id] == rotation.StatusActive {
+			if l.AccountID != u.account || l.User != u.name || l.initial != string(vocab.KeyActive) ||
+				status[id] == string(vocab.KeyActive) {
 				continue
 			}
-			if sid := e.secretKeyID(u); status[sid] != rotation.StatusActive {
+			if sid := e.secretKeyID(u); status[sid] != string(vocab.KeyActive) {
 				e.t.Errorf("%s: old key %s is %q at %s, but the secret holds %q (%q)", u, id, status[id], now, sid, status[sid])
 			}
 		}
@@ -370,7 +371,7 @@ func (e *e2e) originalKeys(u e2eUser) []string {
 func (e *e2e) staleKey(u e2eUser) string {
 	e.t.Helper()
 	for id, l := range e.keys {
-		if l.initial == rotation.StatusActive && l.AccountID == u.account && l.User == u.name &&
+		if l.initial == string(vocab.KeyActive) && l.AccountID == u.account && l.User == u.name &&
 			l.Created.Before(e.t0.Add(-90*e2eDay)) {
 			return id
 		}
@@ -436,7 +437,7 @@ func (e *e2e) assertRotated(u e2eUser, oldKey string) {
 	keys := e.keysOf(u)
 	sec := e.secret(u)
 	stored := sec.AccessKeyID
-	if len(keys) != 1 || keys[0].ID != stored || keys[0].Status != rotation.StatusActive || stored == oldKey {
+	if len(keys) != 1 || keys[0].ID != stored || keys[0].Status != string(vocab.KeyActive) || stored == oldKey {
 		e.t.Errorf("%s: keys %v, secret holds %q, old key %s; want only the stored key, active", u, keyIDs(keys), stored, oldKey)
 		return
 	}
@@ -559,7 +560,7 @@ func TestRotateLifecycle(t *testing.T) {
 		t.Errorf("6d23h: writes %v", w)
 	}
 	for _, u := range e2eStale {
-		if r := row(t, rep, old[u]); r.Status != rotation.StatusActive || r.PlannedAction != "none" || !strings.Contains(r.Reason, "deactivation due") {
+		if r := row(t, rep, old[u]); r.Status != vocab.KeyActive || r.PlannedAction != "none" || !strings.Contains(r.Reason, "deactivation due") {
 			t.Errorf("6d23h %s: status %s planned %q reason %q", u, r.Status, r.PlannedAction, r.Reason)
 		}
 	}
@@ -612,7 +613,7 @@ func TestRotateLifecycle(t *testing.T) {
 		t.Errorf("deactivation + 6d23h: writes %v", w)
 	}
 	for _, u := range e2eStale {
-		if r := row(t, rep, old[u]); r.Status != rotation.StatusInactive || !strings.Contains(r.Reason, "deletion due") {
+		if r := row(t, rep, old[u]); r.Status != vocab.KeyInactive || !strings.Contains(r.Reason, "deletion due") {
 			t.Errorf("deactivation + 6d23h %s: status %s reason %q", u, r.Status, r.Reason)
 		}
 	}
@@ -623,7 +624,7 @@ func TestRotateLifecycle(t *testing.T) {
 	for _, u := range e2eStale {
 		r := row(t, rep, old[u])
 		if u == alice {
-			if r.Action != "" || r.Status != rotation.StatusInactive {
+			if r.Action != "" || r.Status != vocab.KeyInactive {
 				t.Errorf("alice deleted 4 days early: action %q result %q", r.Action, r.Result)
 			}
 			continue
@@ -734,7 +735,7 @@ func TestRotateDryRunAndAuditWriteNothing(t *testing.T) {
 		if r.PlannedAction != "issue" || r.Action != "" {
 			t.Errorf("%s: bob's stale key planned %q action %q", cmd, r.PlannedAction, r.Action)
 		}
-		if cmd == "rotate" && (rep.Run.Mode != string(rotation.ModePlan) || r.Result != "planned") {
+		if cmd == "rotate" && (rep.Run.Mode != vocab.ModePlan || r.Result != "planned") {
 			t.Errorf("rotate without --apply: mode %q result %q", rep.Run.Mode, r.Result)
 		}
 	}
@@ -748,7 +749,7 @@ func TestRotateDryRunAndAuditWriteNothing(t *testing.T) {
 	e.sim.ResetCalls()
 	for _, cmd := range []string{"audit", "rotate"} {
 		_, rep := e.cli(cmd)
-		if r := row(t, rep, oldBob); r.PlannedAction != "deactivate" || r.Status != rotation.StatusActive {
+		if r := row(t, rep, oldBob); r.PlannedAction != "deactivate" || r.Status != vocab.KeyActive {
 			t.Errorf("%s at 7d1h: bob planned %q, status %s", cmd, r.PlannedAction, r.Status)
 		}
 	}
@@ -823,7 +824,7 @@ func TestRotateFilters(t *testing.T) {
 		r := row(t, rep, old[u])
 		switch u {
 		case bob:
-			if r.PlannedAction != "deactivate" || r.Result != "skipped" || e.keysOf(bob)[0].Status != rotation.StatusActive {
+			if r.PlannedAction != "deactivate" || r.Result != "skipped" || e.keysOf(bob)[0].Status != string(vocab.KeyActive) {
 				t.Errorf("--phase issue: bob planned %q result %q", r.PlannedAction, r.Result)
 			}
 		case mia:
@@ -899,7 +900,7 @@ func TestRotateReactivate(t *testing.T) {
 	if st := e.state(henry, oldHenry); st.Phase != rotation.PhaseReactivated || !st.Reactivated.Equal(reactivated) || st.NewKeyID != newHenry {
 		t.Errorf("after reactivate: state %s", st)
 	}
-	if k := e.keysOf(henry); len(k) != 2 || k[0].ID != oldHenry || k[0].Status != rotation.StatusActive {
+	if k := e.keysOf(henry); len(k) != 2 || k[0].ID != oldHenry || k[0].Status != string(vocab.KeyActive) {
 		t.Errorf("after reactivate: keys %v", keyIDs(k))
 	}
 
@@ -924,7 +925,7 @@ func TestRotateReactivate(t *testing.T) {
 	// henry's stays, active.
 	e.advanceTo(2*e2eDeactivateAfter + 2*time.Hour)
 	_, rep := e.rotate(dev...)
-	if r := row(t, rep, oldHenry); r.Action != "" || r.Status != rotation.StatusActive || r.RotationState != "reactivated" {
+	if r := row(t, rep, oldHenry); r.Action != "" || r.Status != vocab.KeyActive || r.RotationState != "reactivated" {
 		t.Errorf("deletion day: henry's reactivated key action %q status %s state %q reason %q", r.Action, r.Status, r.RotationState, r.Reason)
 	}
 	e.assertRotated(ivan, oldIvan)
@@ -973,7 +974,7 @@ func TestRotateConcurrentRuns(t *testing.T) {
 					t.Errorf("run %d: exit %d\n%s", i, r.code, r.stderr)
 				}
 				rep := e.latestReport(filepath.Join(e.dir, fmt.Sprint("concurrent-", i)))
-				outcomes := map[string]int{}
+				outcomes := map[vocab.Result]int{}
 				for _, u := range e2eStale {
 					outcomes[row(t, rep, old[u]).Result]++
 				}

@@ -29,6 +29,7 @@ import (
 	"keyrotor/job"
 	"keyrotor/report"
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // Options configure Run.
@@ -134,14 +135,14 @@ func Run(ctx context.Context, o Options) error {
 
 	phases := []struct {
 		title, dir string
-		mode       rotation.Mode
+		mode       vocab.Mode
 		before     func() error
 	}{
-		{"1/4 audit: what is there, and what rotate would do", "1-audit", rotation.ModeAudit, nil},
-		{"2/4 rotate --apply: issue new keys for stale ones", "2-issue", rotation.ModeApply, nil},
-		{"3/4 rotate --apply, 7 days later: deactivate old keys no longer used", "3-deactivate", rotation.ModeApply,
+		{"1/4 audit: what is there, and what rotate would do", "1-audit", vocab.ModeAudit, nil},
+		{"2/4 rotate --apply: issue new keys for stale ones", "2-issue", vocab.ModeApply, nil},
+		{"3/4 rotate --apply, 7 days later: deactivate old keys no longer used", "3-deactivate", vocab.ModeApply,
 			func() error { return env.afterIssue(ctx, o.Stderr) }},
-		{"4/4 rotate --apply, 7 more days later: delete deactivated keys", "4-delete", rotation.ModeApply,
+		{"4/4 rotate --apply, 7 more days later: delete deactivated keys", "4-delete", vocab.ModeApply,
 			func() error { env.sim.Clock().Advance(7*24*time.Hour + time.Hour); return nil }},
 	}
 	if o.AuditOnly {
@@ -247,7 +248,7 @@ func (env *demoEnv) afterIssue(ctx context.Context, stderr io.Writer) error {
 	var target *awssim.KeyInfo
 	for _, k := range env.sim.Keys("") {
 		tags := env.sim.UserTags(k.AccountID, k.User)
-		if _, ok := tags[rotation.TagKey(k.ID)]; ok && k.Status == rotation.StatusActive {
+		if _, ok := tags[rotation.TagKey(k.ID)]; ok && k.Status == string(vocab.KeyActive) {
 			kk := k
 			target = &kk
 			break

@@ -37,12 +37,12 @@ KEY_TITLES = [
     "Account ID", "Account name", "User", "Access key ID", "Status", "Created (UTC)",
     "Age (days)", "Last used (UTC)", "Last used service", "Last used region", "Findings",
     "Exempt", "Exempt reason", "Planned action", "Action", "Result", "Reason",
-    "New access key ID", "Secret name", "Rotation state",
+    "Reason code", "Fix", "New access key ID", "Secret name", "Rotation state",
 ]
 ACTION_TITLES = [
     "Account ID", "Account name", "User", "Access key ID", "Age (days)", "Findings",
-    "Planned action", "Action", "Result", "Reason", "New access key ID", "Secret name",
-    "Rotation state",
+    "Planned action", "Action", "Result", "Reason", "Reason code", "Fix", "New access key ID",
+    "Secret name", "Rotation state",
 ]
 HEADERS = {
     "Accounts": ["Account ID", "Account name", "OU", "Status", "Users", "Keys", "Findings",
