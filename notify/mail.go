@@ -232,8 +232,6 @@ func checkNotice(e rotation.Notice) error {
 	return nil
 }
 
-
-
 func (n *SESNotifier) now() time.Time {
 	if n.Now != nil {
 		return n.Now()
