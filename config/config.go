@@ -6,8 +6,12 @@
 package config
 
 import (
+	"fmt"
+	"strings"
+	"text/template"
 	"time"
 
+	"keyrotor/internal/yamlstrict"
 	"keyrotor/report"
 	"keyrotor/rotation"
 )
@@ -287,4 +291,42 @@ func (r ReportConfig) S3Location() (bucket, prefix string, ok bool) {
 	}
 	bucket, prefix, err := report.ParseS3URL(r.S3)
 	return bucket, prefix, err == nil
+}
+
+// Error is one problem in accounts.yaml, located by file, line and the
+// dotted field path (e.g. "accounts[0].policy.max_key_age").
+type Error = yamlstrict.Error
+
+// Errors returns every *Error in err, which may be a single *Error or
+// several joined with errors.Join.
+func Errors(err error) []*Error { return yamlstrict.Errors(err) }
+
+// partition maps a region to its ARN partition.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	}
+	return "aws"
+}
+
+// renderTemplate executes a configuration template. Templates are parsed
+// on each call: they are tiny, and this keeps the config types plain
+// comparable data.
+func renderTemplate(name, text string, d TemplateData) (string, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("parse %s: %w", name, err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return "", fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.String(), nil
 }

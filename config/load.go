@@ -3,10 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
-	"strings"
-	"text/template"
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
@@ -14,14 +11,6 @@ import (
 	"keyrotor/internal/yamlstrict"
 	"keyrotor/report"
 )
-
-// Error is one problem in accounts.yaml, located by file, line and the
-// dotted field path (e.g. "accounts[0].policy.max_key_age").
-type Error = yamlstrict.Error
-
-// Errors returns every *Error in err, which may be a single *Error or
-// several joined with errors.Join.
-func Errors(err error) []*Error { return yamlstrict.Errors(err) }
 
 // Load reads and parses the configuration file at path.
 func Load(path string) (*Config, error) {
@@ -123,58 +112,4 @@ func (c *Config) applyDerivedDefaults() {
 	if c.Notifications.Region == "" {
 		c.Notifications.Region = c.Region
 	}
-}
-
-// partition maps a region to its ARN partition.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	}
-	return "aws"
-}
-
-// renderTemplate executes a configuration template. Templates are parsed
-// on each call: they are tiny, and this keeps the config types plain
-// comparable data.
-func renderTemplate(name, text string, d TemplateData) (string, error) {
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
-	if err != nil {
-		return "", fmt.Errorf("parse %s: %w", name, err)
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, d); err != nil {
-		return "", fmt.Errorf("render %s: %w", name, err)
-	}
-	return b.String(), nil
-}
-
-// patterns are the formats AWS accepts for the identifiers in the file, so
-// that a typo fails at load time rather than in member account 412.
-var patterns = struct {
-	accountID, ou, region, roleName, userName, groupName, rolePath,
-	externalID, sessionName, tagKey, tagValue, sesConfigSet, secretName,
-	kmsKey *regexp.Regexp
-}{
-	accountID:    regexp.MustCompile(`^\d{12}$`),
-	ou:           regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$`),
-	region:       regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`),
-	roleName:     regexp.MustCompile(`^[\w+=,.@-]{1,64}$`),
-	userName:     regexp.MustCompile(`^[\w+=,.@-]{1,64}$`),
-	groupName:    regexp.MustCompile(`^[\w+=,.@-]{1,128}$`),
-	rolePath:     regexp.MustCompile(`^/([\x21-\x7E]{0,510}/)?$`),
-	externalID:   regexp.MustCompile(`^[\w+=,.@:/-]+$`),
-	sessionName:  regexp.MustCompile(`^[\w+=,.@-]{1,32}$`),
-	tagKey:       regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`),
-	tagValue:     regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`),
-	sesConfigSet: regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`),
-	secretName:   regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`),
-	kmsKey: regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|` +
-		`alias/[A-Za-z0-9/_-]+|mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`),
 }

@@ -403,3 +403,27 @@ func (v *validator) report(r ReportConfig) {
 		}
 	}
 }
+
+// patterns are the formats AWS accepts for the identifiers in the file, so
+// that a typo fails at load time rather than in member account 412.
+var patterns = struct {
+	accountID, ou, region, roleName, userName, groupName, rolePath,
+	externalID, sessionName, tagKey, tagValue, sesConfigSet, secretName,
+	kmsKey *regexp.Regexp
+}{
+	accountID:    regexp.MustCompile(`^\d{12}$`),
+	ou:           regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$`),
+	region:       regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`),
+	roleName:     regexp.MustCompile(`^[\w+=,.@-]{1,64}$`),
+	userName:     regexp.MustCompile(`^[\w+=,.@-]{1,64}$`),
+	groupName:    regexp.MustCompile(`^[\w+=,.@-]{1,128}$`),
+	rolePath:     regexp.MustCompile(`^/([\x21-\x7E]{0,510}/)?$`),
+	externalID:   regexp.MustCompile(`^[\w+=,.@:/-]+$`),
+	sessionName:  regexp.MustCompile(`^[\w+=,.@-]{1,32}$`),
+	tagKey:       regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`),
+	tagValue:     regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`),
+	sesConfigSet: regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`),
+	secretName:   regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`),
+	kmsKey: regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|` +
+		`alias/[A-Za-z0-9/_-]+|mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`),
+}

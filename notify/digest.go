@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"keyrotor/rotation"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -19,80 +18,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"keyrotor/rotation"
 )
-
-// Digest is one run's summary for the security team.
-type Digest struct {
-	// RunID identifies the run (its report file names carry it too).
-	RunID string
-	// Mode is "audit", "plan" or "apply".
-	Mode string
-	// Started and Finished bound the run; zero values are left out.
-	Started, Finished time.Time
-	// Accounts is how many accounts the run processed.
-	Accounts int
-	// Keys is how many access keys the run saw; CompliancePct (0-100) is
-	// printed only when Keys is not zero.
-	Keys          int
-	CompliancePct float64
-	// Counts tallies the actions taken by kind and result.
-	Counts []DigestCount
-	// FailedAccounts are the accounts whose processing failed.
-	FailedAccounts []FailedAccount
-	// NotifyFailures are notices that could not be delivered.
-	NotifyFailures []NotifyFailure
-	// ReportFiles and ReportS3 are where the report was written (local
-	// paths and s3:// URLs).
-	ReportFiles []string
-	ReportS3    []string
-	// Attachment, when set, is attached to the mail (the XLSX report when
-	// notifications.attach_xlsx is on). A report too large for SES is left
-	// out and the mail says so.
-	Attachment *Attachment
-}
-
-// DigestCount is how many keys had one action with one result.
-type DigestCount struct {
-	Action string
-	Result string
-	Count  int
-}
-
-// FailedAccount is an account whose processing failed, and why.
-type FailedAccount struct {
-	ID    string
-	Name  string
-	Error string
-}
-
-// NotifyFailure is a notice the run could not deliver.
-type NotifyFailure struct {
-	AccountID string
-	User      string
-	KeyID     string
-	Event     string
-	Error     string
-}
-
-// Attachment is a file attached to the digest.
-type Attachment struct {
-	// Name is the file name shown to the reader; only its base is used.
-	Name string
-	// ContentType is the file's MIME type; empty means one derived from
-	// Name's extension (.xlsx, .json, .csv), else application/octet-stream.
-	ContentType string
-	Data        []byte
-}
-
-// DigestMail is what the digest templates are executed with.
-type DigestMail struct {
-	Digest
-	// AttachmentName is the attached file's name, empty when nothing is
-	// attached.
-	AttachmentName string
-	// AttachmentNote explains why a requested attachment was left out.
-	AttachmentNote string
-}
 
 // maxRawMessage bounds a raw message. SES v2 accepts up to 40 MB, but
 // many receiving servers refuse far less; 10 MB, SES v1's own limit, is
@@ -292,25 +220,4 @@ func writeBase64Lines(w interface{ Write([]byte) (int, error) }, data []byte) er
 		enc = enc[n:]
 	}
 	return nil
-}
-
-// sampleDigests are a busy and an empty digest, for startup validation.
-func sampleDigests() []DigestMail {
-	at := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-	full := DigestMail{
-		Digest: Digest{
-			RunID: "20261126T060000Z-abcd", Mode: "apply", Started: at, Finished: at.Add(3 * time.Minute),
-			Accounts: 12, Keys: 340, CompliancePct: 97.5,
-			Counts:         []DigestCount{{Action: "issue", Result: "done", Count: 4}},
-			FailedAccounts: []FailedAccount{{ID: "123456789012", Name: "payments-prod", Error: "assume role: AccessDenied"}},
-			NotifyFailures: []NotifyFailure{{AccountID: "123456789012", User: "alice", KeyID: "AKIAOLDSAMPLE0000001",
-				Event: "issued", Error: "notify: no recipient"}},
-			ReportFiles: []string{"reports/keyrotor-20261126T060000Z.xlsx"},
-			ReportS3:    []string{"s3://bucket/keyrotor/keyrotor-20261126T060000Z.xlsx"},
-		},
-		AttachmentName: "keyrotor-20261126T060000Z.xlsx",
-		AttachmentNote: "The report is too large to attach.",
-	}
-	empty := DigestMail{Digest: Digest{RunID: "20261126T060000Z-abcd", Mode: "audit"}}
-	return []DigestMail{full, empty}
 }

@@ -1,9 +1,10 @@
 package report
 
 import (
-	"keyrotor/vocab"
 	"strings"
 	"time"
+
+	"keyrotor/vocab"
 )
 
 // keyColumn is one column of the key listings, shared by the CSV and the

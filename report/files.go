@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"keyrotor/vocab"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"keyrotor/vocab"
 )
 
 // Report file formats accepted by WriteFiles.
@@ -127,4 +128,10 @@ func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// WriteXLSXFile writes the XLSX report to path through a temporary file in
+// the same directory, renamed into place only once complete.
+func WriteXLSXFile(path string, r *Report) error {
+	return writeFileAtomic(path, func(w io.Writer) error { return WriteXLSX(w, r) })
 }

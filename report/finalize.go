@@ -2,9 +2,10 @@ package report
 
 import (
 	"cmp"
-	"keyrotor/vocab"
 	"math"
 	"slices"
+
+	"keyrotor/vocab"
 )
 
 // Finalize prepares a report for the writers, which all assume it was called:

@@ -1,10 +1,11 @@
 package report
 
 import (
-	"keyrotor/vocab"
 	"reflect"
 	"slices"
 	"testing"
+
+	"keyrotor/vocab"
 )
 
 func TestFinalize(t *testing.T) {

@@ -2,8 +2,9 @@ package report
 
 import (
 	"fmt"
-	"keyrotor/vocab"
 	"time"
+
+	"keyrotor/vocab"
 )
 
 // now is the fixed clock of every test.

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"keyrotor/vocab"
 	"log/slog"
 	"maps"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"keyrotor/vocab"
 )
 
 // SummaryOptions tunes WriteSummary.

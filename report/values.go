@@ -3,9 +3,10 @@ package report
 import (
 	"errors"
 	"fmt"
-	"keyrotor/vocab"
 	"regexp"
 	"slices"
+
+	"keyrotor/vocab"
 )
 
 // Finding IDs that the report writers treat specially: compliance is

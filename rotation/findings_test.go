@@ -1,10 +1,11 @@
 package rotation
 
 import (
-	"keyrotor/vocab"
 	"reflect"
 	"testing"
 	"time"
+
+	"keyrotor/vocab"
 )
 
 const day24 = 24 * time.Hour

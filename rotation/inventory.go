@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"keyrotor/vocab"
 	"log/slog"
 	"slices"
 	"strings"
@@ -19,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"golang.org/x/sync/errgroup"
+
+	"keyrotor/vocab"
 )
 
 // IAMReader is the part of IAM the inventory reads; *iam.Client satisfies it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"keyrotor/vocab"
 	"slices"
 	"strings"
 
@@ -12,13 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
-)
 
-// SimulateAPI is the IAM call a permission check makes; *iam.Client
-// satisfies it.
-type SimulateAPI interface {
-	SimulatePrincipalPolicy(ctx context.Context, in *iam.SimulatePrincipalPolicyInput, optFns ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error)
-}
+	"keyrotor/vocab"
+)
 
 // readActions are what every mode calls in a member account: the
 // inventory (users, keys, tags, exempt groups, the credential report, fresh
@@ -285,33 +280,4 @@ func NeededActions(mode vocab.Mode, secrets SecretSettings, exemptions Exemption
 		actions = append(actions, KMSActions(mode)...)
 	}
 	return actions
-}
-
-// checkApplyPermissions refuses an account whose role lacks what an
-// applied rotation needs, before any call that reads or changes the
-// account, so a read-only deployment fails with one clear error instead of
-// halfway through a rotation. When the permissions cannot be checked (the
-// role may not simulate its policies, or IAM fails), it logs a warning and
-// lets the run go on: the calls themselves are then the check.
-func (r *Runner) checkApplyPermissions(ctx context.Context, api AccountAPI, t AccountTarget) error {
-	if api.Permissions == nil || api.RoleARN == "" {
-		return nil
-	}
-	log := r.logger()
-	scope, err := ScopeFor(t, api.RoleARN, r.Secrets, r.Exemptions.Groups)
-	if err != nil {
-		return err
-	}
-	missing, err := CheckPermissions(ctx, api.Permissions, api.RoleARN, NeededActions(vocab.ModeApply, r.Secrets, r.Exemptions, scope), scope)
-	switch {
-	case errors.Is(err, ErrSimulateDenied):
-		log.Warn("cannot check the rotation role's permissions beforehand; going on", "account", t.ID, "err", err)
-		return nil
-	case err != nil:
-		log.Warn("permission check failed; going on", "account", t.ID, "err", err)
-		return nil
-	case len(missing) > 0:
-		return &PermissionError{RoleARN: api.RoleARN, Mode: vocab.ModeApply, Missing: missing}
-	}
-	return nil
 }

@@ -2,13 +2,14 @@ package rotation
 
 import (
 	"fmt"
-	"keyrotor/vocab"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"keyrotor/vocab"
 )
 
 // Key IDs of the planner tests: A is the old key, B the user's other key, K

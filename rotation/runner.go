@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -15,31 +16,6 @@ import (
 	"keyrotor/report"
 	"keyrotor/vocab"
 )
-
-// AccountAPI is everything a run calls in one member account.
-type AccountAPI struct {
-	IAM interface {
-		IAMReader
-		IAMWriter
-	}
-	Secrets interface {
-		SecretReader
-		SecretsAPI
-	}
-	// Permissions, when set, lets an apply run check with
-	// iam:SimulatePrincipalPolicy that RoleARN may rotate before it calls
-	// anything else in the account.
-	Permissions SimulateAPI
-	// RoleARN is the role the clients act as.
-	RoleARN string
-}
-
-// AccountTarget is one account to work on, with its settings resolved.
-type AccountTarget struct {
-	accounts.Target
-	Policy      Policy
-	ExemptUsers []string
-}
 
 // Filters narrow what a rotate run acts on. Everything is still read and
 // reported; filtered-out actions are reported as skipped.
@@ -386,4 +362,33 @@ func reportPolicy(p Policy) report.Policy {
 		MaxKeyAgeDays: d(p.MaxKeyAge), UnusedAfterDays: d(p.UnusedAfter),
 		DeactivateAfterDays: d(p.DeactivateAfter), DeleteAfterDays: d(p.DeleteAfter),
 	}
+}
+
+// checkApplyPermissions refuses an account whose role lacks what an
+// applied rotation needs, before any call that reads or changes the
+// account, so a read-only deployment fails with one clear error instead of
+// halfway through a rotation. When the permissions cannot be checked (the
+// role may not simulate its policies, or IAM fails), it logs a warning and
+// lets the run go on: the calls themselves are then the check.
+func (r *Runner) checkApplyPermissions(ctx context.Context, api AccountAPI, t AccountTarget) error {
+	if api.Permissions == nil || api.RoleARN == "" {
+		return nil
+	}
+	log := r.logger()
+	scope, err := ScopeFor(t, api.RoleARN, r.Secrets, r.Exemptions.Groups)
+	if err != nil {
+		return err
+	}
+	missing, err := CheckPermissions(ctx, api.Permissions, api.RoleARN, NeededActions(vocab.ModeApply, r.Secrets, r.Exemptions, scope), scope)
+	switch {
+	case errors.Is(err, ErrSimulateDenied):
+		log.Warn("cannot check the rotation role's permissions beforehand; going on", "account", t.ID, "err", err)
+		return nil
+	case err != nil:
+		log.Warn("permission check failed; going on", "account", t.ID, "err", err)
+		return nil
+	case len(missing) > 0:
+		return &PermissionError{RoleARN: api.RoleARN, Mode: vocab.ModeApply, Missing: missing}
+	}
+	return nil
 }

@@ -6,9 +6,10 @@
 package rotation
 
 import (
-	"keyrotor/vocab"
 	"slices"
 	"time"
+
+	"keyrotor/vocab"
 )
 
 // Inventory is everything the planner needs to know about one account: its

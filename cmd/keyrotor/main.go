@@ -22,83 +22,14 @@ import (
 	"syscall"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
-
-// Exit codes, documented in the package comment and the README.
-const (
-	ExitOK       = 0
-	ExitFailed   = 1
-	ExitUsage    = 2
-	ExitPartial  = 3
-	ExitFindings = 4
-)
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
-// Env is everything a command takes from the world outside its flags. main
-// builds it from the process; tests build their own, so that they can run
-// side by side with their own clocks and simulators.
-type Env struct {
-	Stdout, Stderr io.Writer
-	// Now is the clock.
-	Now func() time.Time
-	// Getenv reads the environment (KEYROTOR_* overrides and the
-	// AWS_ENDPOINT_URL_S3 hint).
-	Getenv func(string) string
-	// AWSOptions are appended to the SDK's load options for the central
-	// account's configuration, after keyrotor's own.
-	AWSOptions []func(*awsconfig.LoadOptions) error
-}
-
-// terminal tells whether stderr is a terminal, where progress bars and
-// line clearing make sense.
-func (e *Env) terminal() bool {
-	f, ok := e.Stderr.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &Env{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, Getenv: os.Getenv})
 	stop()
 	os.Exit(code)
-}
-
-// usageError marks errors caused by bad flags, arguments or configuration.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// exitError carries a specific exit code out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-func (e exitError) Unwrap() error { return e.err }
-
-// errCode wraps err with an exit code for run(); a usage error keeps its
-// own.
-func errCode(code int, err error) error {
-	if err == nil && code == ExitOK {
-		return nil
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		return err
-	}
-	return exitError{code: code, err: err}
 }
 
 // run executes the CLI with args and returns the process exit code.

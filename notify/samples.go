@@ -1,0 +1,64 @@
+package notify
+
+import (
+	"time"
+
+	"keyrotor/rotation"
+)
+
+// sampleNoticeMails returns the data of two notices of kind e: one with
+// every field set, and one with every optional field empty and the
+// security-team fallback, so that both sides of each {{if}} in a template
+// run once.
+func sampleNoticeMails(cfg Settings, e rotation.Event) []NoticeMail {
+	at := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	used := at.Add(-2 * time.Hour)
+	full := rotation.Notice{
+		Kind: e, AccountID: "123456789012", AccountName: "sample-account",
+		User: "alice", UserARN: "arn:aws:iam::123456789012:user/alice",
+		UserTags: map[string]string{"email": "alice@example.com"},
+		OldKeyID: "AKIAOLDSAMPLE0000001", NewKeyID: "AKIANEWSAMPLE0000002",
+		SecretName:   "keyrotor/123456789012/alice",
+		SecretARN:    "arn:aws:secretsmanager:us-east-1:123456789012:secret:keyrotor/123456789012/alice-AbCdEf",
+		SecretRegion: "us-east-1", DeactivateOn: at.Add(7 * 24 * time.Hour), HardDeadline: at.Add(30 * 24 * time.Hour), DeleteOn: at.Add(14 * 24 * time.Hour),
+		LastUsed: &used, LastUsedService: "s3", LastUsedRegion: "eu-west-1", Time: at,
+	}
+	minimal := rotation.Notice{
+		Kind: e, AccountID: "123456789012", User: "alice", OldKeyID: "AKIAOLDSAMPLE0000001",
+		NewKeyID: "AKIANEWSAMPLE0000002", SecretName: "keyrotor/123456789012/alice", Time: at,
+	}
+	if e == rotation.EventDeleted {
+		minimal.NewKeyID, minimal.SecretName = "", ""
+	}
+	fm := noticeMail(cfg, full, Recipients{To: []string{"alice@example.com"}, Source: SourceTag, Tag: "email"})
+	if len(fm.SecurityTeam) == 0 {
+		fm.SecurityTeam = []string{"security@example.com"}
+	}
+	mm := noticeMail(cfg, minimal, Recipients{
+		To: []string{"security@example.com"}, Source: SourceSecurityTeam,
+		Skipped: []string{`tag email: invalid address "alice": not an email address`},
+	})
+	mm.SecurityTeam = nil
+	return []NoticeMail{fm, mm}
+}
+
+// sampleDigests are a busy and an empty digest, for startup validation.
+func sampleDigests() []DigestMail {
+	at := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+	full := DigestMail{
+		Digest: Digest{
+			RunID: "20261126T060000Z-abcd", Mode: "apply", Started: at, Finished: at.Add(3 * time.Minute),
+			Accounts: 12, Keys: 340, CompliancePct: 97.5,
+			Counts:         []DigestCount{{Action: "issue", Result: "done", Count: 4}},
+			FailedAccounts: []FailedAccount{{ID: "123456789012", Name: "payments-prod", Error: "assume role: AccessDenied"}},
+			NotifyFailures: []NotifyFailure{{AccountID: "123456789012", User: "alice", KeyID: "AKIAOLDSAMPLE0000001",
+				Event: "issued", Error: "notify: no recipient"}},
+			ReportFiles: []string{"reports/keyrotor-20261126T060000Z.xlsx"},
+			ReportS3:    []string{"s3://bucket/keyrotor/keyrotor-20261126T060000Z.xlsx"},
+		},
+		AttachmentName: "keyrotor-20261126T060000Z.xlsx",
+		AttachmentNote: "The report is too large to attach.",
+	}
+	empty := DigestMail{Digest: Digest{RunID: "20261126T060000Z-abcd", Mode: "audit"}}
+	return []DigestMail{full, empty}
+}

@@ -1,0 +1,246 @@
+package rotation
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"keyrotor/internal/awsclient"
+	"keyrotor/vocab"
+)
+
+// issue creates a replacement key for a.KeyID and stores it, following the
+// ActionIssue contract. Before CreateAccessKey it records the intent and
+// checks that no other run is at the same user; after it, every failure
+// leaves either a key whose secret is stored (recovered by Adopt) or no new
+// key at all (the new key is deleted again), never a key nobody holds, as
+// long as IAM answers.
+func (r *userRun) issue(ctx context.Context, a Action) Outcome {
+	e, u := r.e, r.u
+	o := Outcome{Action: a, SecretName: u.SecretName}
+	what := fmt.Sprintf("issue a replacement for %s of %s", a.KeyID, u.Name)
+	intent := a.Next
+	switch {
+	case intent.Phase != PhaseIssuing:
+		return failed(o, fmt.Errorf("%s: the plan's next state is %q, not an issuing intent", what, intent.Phase))
+	case e.RunID != "" && intent.RunID != e.RunID:
+		return failed(o, fmt.Errorf("%s: the plan was made for run %s, this is run %s", what, intent.RunID, e.RunID))
+	case u.SecretName == "":
+		return failed(o, fmt.Errorf("%s: no secret name for the user", what))
+	case e.Secrets.UserReadPolicy && u.ARN == "":
+		return failed(o, fmt.Errorf("%s: the user's ARN is unknown, so its secret's read policy cannot name it", what))
+	}
+	// The intent's time starts the lease and the orphan window, so it is
+	// the time it is written, not when the plan was made: in a large or
+	// throttled account the two can be far apart.
+	intent.At = stamp(e.now())
+	intentValue, err := r.encode(a.KeyID, intent)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+
+	// The inventory may be minutes old: if another run moved the key on in
+	// the meantime, writing the intent would overwrite its state.
+	cur, present, err := r.readStateTag(ctx, a.KeyID)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+	if !sameState(cur, present, a.State) {
+		return skipped(o, fmt.Errorf("%w: the state tag %s changed since the inventory (now %s)",
+			ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present)))
+	}
+	if err := r.tag(ctx, a.KeyID, intentValue); err != nil {
+		return failed(o, fmt.Errorf("%s: record the intent: %w", what, err))
+	}
+	// Two runs that wrote their intents at once both read back the
+	// winner's; the loser leaves the key to it.
+	cur, present, err = r.readStateTag(ctx, a.KeyID)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: read back the intent: %w", what, err))
+	}
+	if !present || cur != intentValue {
+		if st, perr := ParseState(cur); present && perr == nil && st.Phase == PhaseIssuing && st.RunID != intent.RunID {
+			return skipped(o, fmt.Errorf("%w: run %s recorded its own rotation intent for %s at %s",
+				ErrConcurrentChange, st.RunID, a.KeyID, st.At.UTC().Format(time.RFC3339)))
+		}
+		return skipped(o, fmt.Errorf("%w: the state tag %s is %s right after this run wrote its intent",
+			ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present)))
+	}
+
+	// CreateAccessKey is not idempotent: a retry after a dropped
+	// connection would create a second key, and the LimitExceeded that
+	// follows would look like another run's doing. So only throttling,
+	// which AWS rejected before acting, is retried here.
+	created, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(u.Name)},
+		func(o *iam.Options) { o.Retryer = awsclient.ThrottleOnlyRetryer() })
+	var limit *types.LimitExceededException
+	if errors.As(err, &limit) {
+		// The plan counted a free slot; someone took it since: another run
+		// (CreateAccessKey is never retried after a dropped connection, so
+		// it is not this run's own key). The intent stays: taking it back
+		// could race with the winning run's "issued" write and erase it.
+		// The next run adopts the winner's key through the secret.
+		return skipped(o, fmt.Errorf("%w: CreateAccessKey for %s hit the two-key limit; the old key %s is untouched",
+			ErrConcurrentChange, u.Name, a.KeyID))
+	}
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: create access key: %w (the old key is untouched; a later run retries)", what, err))
+	}
+	if created.AccessKey == nil || aws.ToString(created.AccessKey.AccessKeyId) == "" {
+		return failed(o, fmt.Errorf("%s: create access key: the response has no access key", what))
+	}
+	newKey := aws.ToString(created.AccessKey.AccessKeyId)
+	e.logger().InfoContext(ctx, "created replacement key", "account", e.AccountID, "user", u.Name,
+		"key", a.KeyID, "new_key", newKey, "secret", u.SecretName)
+
+	value := SecretValue{
+		AccessKeyID: newKey, SecretAccessKey: aws.ToString(created.AccessKey.SecretAccessKey),
+		UserName: u.Name, UserARN: u.ARN, AccountID: cmp.Or(e.AccountID, a.AccountID),
+		CreateDate: aws.ToTime(created.AccessKey.CreateDate), Replaces: a.KeyID,
+	}
+	if value.CreateDate.IsZero() {
+		value.CreateDate = e.now()
+	}
+	stored, err := e.Secrets.Store(ctx, u.SecretName, value)
+	value = SecretValue{} // the secret is not needed past this point
+	if err != nil {
+		storeErr := fmt.Errorf("%s: store the new key %s in secret %s: %w", what, newKey, u.SecretName, err)
+		_, delErr := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(u.Name), AccessKeyId: aws.String(newKey)})
+		if delErr != nil {
+			o.NewKeyID = newKey
+			return failed(o, fmt.Errorf("%w; deleting the new key %s failed too: %w (the next run deletes it); the old key %s is untouched",
+				storeErr, newKey, delErr, a.KeyID))
+		}
+		return failed(o, fmt.Errorf("%w; the new key %s was deleted again and the old key %s is untouched",
+			storeErr, newKey, a.KeyID))
+	}
+	o.NewKeyID = newKey
+
+	t := e.now()
+	issued := intent.WithIssued(newKey, t)
+	if err := r.writeState(ctx, a.KeyID, issued); err != nil {
+		return failed(o, fmt.Errorf("%s: record that %s replaces it: %w (the new key and its secret %s are in place; the next run adopts them)",
+			what, newKey, err, u.SecretName))
+	}
+	o.Result = vocab.ResultDone
+	if a.Notify != "" {
+		r.notify(ctx, a, issued, stored.ARN, true, &o)
+	}
+	return o
+}
+
+// adopt records the replacement an interrupted issue left behind.
+func (r *userRun) adopt(ctx context.Context, a Action) Outcome {
+	o := Outcome{Action: a, NewKeyID: a.NewKeyID, SecretName: r.u.SecretName}
+	if a.Next.Phase != PhaseIssued || a.Next.NewKeyID == "" {
+		return failed(o, fmt.Errorf("adopt %s as the replacement of %s: the plan's next state is %q", a.NewKeyID, a.KeyID, a.Next.Phase))
+	}
+	if err := r.writeState(ctx, a.KeyID, a.Next); err != nil {
+		return failed(o, fmt.Errorf("adopt %s as the replacement of %s: %w", a.NewKeyID, a.KeyID, err))
+	}
+	o.Result = vocab.ResultDone
+	if a.Notify != "" {
+		r.notify(ctx, a, a.Next, "", true, &o)
+	}
+	return o
+}
+
+// deactivate turns the old key off and records when.
+func (r *userRun) deactivate(ctx context.Context, a Action) Outcome {
+	u := r.u
+	o := Outcome{Action: a, NewKeyID: a.NewKeyID}
+	what := fmt.Sprintf("deactivate %s of %s", a.KeyID, u.Name)
+	// The planner guarantees this; a second look costs nothing and guards
+	// the invariant that matters most: never leave a user without a key.
+	if repl, ok := u.Key(a.NewKeyID); !ok || a.NewKeyID == a.KeyID || !repl.Active() {
+		return failed(o, fmt.Errorf("%s: refusing, the replacement %q is not another active key of the user", what, a.NewKeyID))
+	}
+	if a.Next.Phase != PhaseDeactivated {
+		return failed(o, fmt.Errorf("%s: the plan's next state is %q", what, a.Next.Phase))
+	}
+	_, err := r.e.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+		UserName: aws.String(u.Name), AccessKeyId: aws.String(a.KeyID), Status: types.StatusTypeInactive,
+	})
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+	if err := r.writeState(ctx, a.KeyID, a.Next); err != nil {
+		return failed(o, fmt.Errorf("%s: the key is inactive but recording it failed: %w (the next run records it)", what, err))
+	}
+	o.Result = vocab.ResultDone
+	if a.Notify != "" {
+		r.notify(ctx, a, a.Next, "", true, &o)
+	}
+	return o
+}
+
+// delete removes an inactive key and, if keyrotor tracked it, its state.
+func (r *userRun) delete(ctx context.Context, a Action) Outcome {
+	u := r.u
+	o := Outcome{Action: a, NewKeyID: a.NewKeyID}
+	what := fmt.Sprintf("delete %s of %s", a.KeyID, u.Name)
+	if k, ok := u.Key(a.KeyID); ok && k.Active() {
+		return failed(o, fmt.Errorf("%s: refusing, the key is active", what))
+	}
+	// The inventory may be minutes old, and IAM deletes active keys too:
+	// someone may have reactivated the key since (keyrotor reactivate, or
+	// by hand). Look again right before deleting.
+	status, err := r.keyStatus(ctx, a.KeyID)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+	if status == vocab.KeyActive {
+		return skipped(o, fmt.Errorf("%w: %s of %s is Active again; not deleting it", ErrConcurrentChange, a.KeyID, u.Name))
+	}
+	if a.State.Phase != "" {
+		cur, present, err := r.readStateTag(ctx, a.KeyID)
+		if err != nil {
+			return failed(o, fmt.Errorf("%s: %w", what, err))
+		}
+		if !sameState(cur, present, a.State) {
+			return skipped(o, fmt.Errorf("%w: the state tag %s changed since the inventory (now %s); not deleting",
+				ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present)))
+		}
+	}
+	if err := r.deleteKey(ctx, a.KeyID); err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+	if a.State.Phase != "" {
+		if err := r.untag(ctx, a.KeyID); err != nil {
+			return failed(o, fmt.Errorf("%s: the key is deleted but removing its state tag failed: %w (the next run removes it)", what, err))
+		}
+	}
+	o.Result = vocab.ResultDone
+	if a.Notify != "" {
+		// The state tag is gone, so there is nowhere to record this mail.
+		r.notify(ctx, a, a.State, "", false, &o)
+	}
+	return o
+}
+
+// cleanup deletes a key an interrupted issue created but never stored.
+func (r *userRun) cleanup(ctx context.Context, a Action) Outcome {
+	o := Outcome{Action: a}
+	if err := r.deleteKey(ctx, a.KeyID); err != nil {
+		return failed(o, fmt.Errorf("delete orphan key %s of %s: %w", a.KeyID, r.u.Name, err))
+	}
+	o.Result = vocab.ResultDone
+	return o
+}
+
+// forget removes the state tag of a key that is gone or whose intent cannot
+// complete.
+func (r *userRun) forget(ctx context.Context, a Action) Outcome {
+	o := Outcome{Action: a}
+	if err := r.untag(ctx, a.KeyID); err != nil {
+		return failed(o, fmt.Errorf("remove state tag %s of %s: %w", TagKey(a.KeyID), r.u.Name, err))
+	}
+	o.Result = vocab.ResultDone
+	return o
+}
