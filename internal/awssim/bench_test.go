@@ -107,3 +107,12 @@ func BenchmarkBigOrg(b *testing.B) {
 	b.ReportMetric(heap/float64(keys), "heap-B/key")
 	runtime.KeepAlive(sim)
 }
+
+// BenchmarkIAMListUsersRateLimited is BenchmarkIAMListUsers with a rate
+// limit too high to throttle, so the difference is the limiter's cost.
+func BenchmarkIAMListUsersRateLimited(b *testing.B) {
+	sim, root := newIAMBenchSim(250)
+	sim.SetRateLimit("iam", 1e9, 1e9)
+	req, body := iamBenchRequest(b, root, "Action=ListUsers&MaxItems=20&Version=2010-05-08")
+	iamBenchServe(b, sim, req, body)
+}

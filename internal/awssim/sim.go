@@ -159,6 +159,7 @@ type Account struct {
 	secrets   map[string]*Secret // by region + "\x00" + name
 	ses       map[string]*EmailIdentity
 	credRep   *credentialReport
+	iamx      *accountIAM // identity and managed policies, KMS keys, root keys (identity.go)
 	userOrder []string // user names in creation order, kept sorted on demand
 }
 
@@ -229,6 +230,8 @@ type Secret struct {
 	Tags              []Tag
 	Policy            string
 	Versions          []*SecretVersion
+
+	policyDoc *policy // Policy, parsed
 }
 
 // SecretVersion is one version of a secret's value.
