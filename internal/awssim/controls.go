@@ -85,12 +85,12 @@ type bucket struct {
 type bucketKey struct{ account, service, region string }
 
 type controls struct {
-	mu        sync.Mutex
-	latency   map[string]time.Duration
-	limits    map[string]rateLimit
-	perRegion map[string]bool
-	buckets   map[bucketKey]*bucket
-	faults    []*Fault
+	mu       sync.Mutex
+	latency  map[string]time.Duration
+	limits   map[string]rateLimit
+	regional map[string]bool
+	buckets  map[bucketKey]*bucket
+	faults   []*Fault
 	calls    []Call
 	noLog    bool
 	realTime func() time.Time
@@ -99,9 +99,9 @@ type controls struct {
 func newControls() *controls {
 	return &controls{
 		latency:  map[string]time.Duration{},
-		limits:    map[string]rateLimit{},
-		perRegion: map[string]bool{},
-		buckets:   map[bucketKey]*bucket{},
+		limits:   map[string]rateLimit{},
+		regional: map[string]bool{},
+		buckets:  map[bucketKey]*bucket{},
 		realTime: time.Now,
 	}
 }
@@ -153,9 +153,9 @@ func (s *Sim) SetRateLimitScope(service string, perRegion bool) {
 	s.ctl.mu.Lock()
 	defer s.ctl.mu.Unlock()
 	if perRegion {
-		s.ctl.perRegion[service] = true
+		s.ctl.regional[service] = true
 	} else {
-		delete(s.ctl.perRegion, service)
+		delete(s.ctl.regional, service)
 	}
 }
 
@@ -172,7 +172,7 @@ func (c *controls) throttle(account, region string, svc *service) error {
 		return nil
 	}
 	key := bucketKey{account: account, service: svc.name}
-	if c.perRegion[svc.name] {
+	if c.regional[svc.name] {
 		key.region = region
 	}
 	now := c.realTime()

@@ -159,7 +159,7 @@ type Account struct {
 	secrets   map[string]*Secret // by region + "\x00" + name
 	ses       map[string]*EmailIdentity
 	credRep   *credentialReport
-	iamx      *accountIAM // identity and managed policies, KMS keys, root keys (identity.go)
+	iamx      *accountIAM
 	userOrder []string // user names in creation order, kept sorted on demand
 }
 
