@@ -522,12 +522,19 @@ func iamListAccessKeys(r *Request) (any, error) {
 	return rawXML{appendPageEnd(b, next)}, nil
 }
 
-// rootKeysLocked lists the account root's access keys (those handed out by
-// RootCredentials), which carry no user name.
+// rootKeysLocked lists the account root's access keys (its own, from
+// AddRootAccessKey, and those RootCredentials handed out), which carry no
+// user name.
 func rootKeysLocked(r *Request) []*AccessKey {
 	var keys []*AccessKey
 	for _, c := range r.Sim.creds {
-		if c.Kind == CredRoot && c.AccountID == r.Account.ID {
+		switch {
+		case c.Kind != CredRoot || c.AccountID != r.Account.ID:
+		case c.key != nil:
+			if keyAttached(c.key) {
+				keys = append(keys, c.key)
+			}
+		default:
 			keys = append(keys, &AccessKey{ID: c.AccessKeyID, Status: "Active", Created: r.Account.JoinedAt})
 		}
 	}
