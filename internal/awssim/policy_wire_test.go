@@ -49,8 +49,8 @@ const ownerSecretPolicy = `{"Version":"2012-10-17","Statement":[
 	 "Action":["secretsmanager:GetSecretValue","secretsmanager:DescribeSecret"],"Resource":"*"}]}`
 
 type polWorld struct {
-	sim                    *awssim.Sim
-	url                    string
+	sim                     *awssim.Sim
+	url                     string
 	owner, insider, rotsess awssim.Credentials
 }
 
@@ -444,7 +444,7 @@ func TestSetPrincipalPolicyRejects(t *testing.T) {
 	for name, err := range map[string]error{
 		"malformed":         w.sim.SetPrincipalPolicy(ownerARN, `{"Statement":{"Effect":"Allow","Action":"iam:*"}}`),
 		"no such user":      w.sim.SetPrincipalPolicy("arn:aws:iam::"+polAcct+":user/nobody", "{}"),
-		"wrong path":        w.sim.SetPrincipalPolicy("arn:aws:iam::"+polAcct+":user/x/owner"),
+		"wrong path":        w.sim.SetPrincipalPolicy("arn:aws:iam::" + polAcct + ":user/x/owner"),
 		"not an ARN":        w.sim.SetPrincipalPolicy("owner"),
 		"unknown managed":   w.sim.AttachPrincipalPolicy(ownerARN, "arn:aws:iam::aws:policy/NoSuchPolicy"),
 		"unknown operator":  w.sim.SetPrincipalPolicy(ownerARN, `{"Statement":{"Effect":"Allow","Action":"iam:*","Resource":"*","Condition":{"StringMaybe":{"aws:username":"x"}}}}`),
