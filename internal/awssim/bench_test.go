@@ -116,3 +116,24 @@ func BenchmarkIAMListUsersRateLimited(b *testing.B) {
 	req, body := iamBenchRequest(b, root, "Action=ListUsers&MaxItems=20&Version=2010-05-08")
 	iamBenchServe(b, sim, req, body)
 }
+
+// BenchmarkIAMListAccessKeysStrictUser is an IAM user with identity
+// policies listing its own keys: the cost of evaluating policies per call.
+func BenchmarkIAMListAccessKeysStrictUser(b *testing.B) {
+	sim, _ := newIAMBenchSim(250)
+	arn := "arn:aws:iam::" + iamMemberID + ":user/user-123"
+	if err := sim.SetPrincipalPolicy(arn, ownKeysPolicy); err != nil {
+		b.Fatal(err)
+	}
+	if err := sim.AttachPrincipalPolicy(arn, awssim.AWSManagedPolicyARN("PowerUserAccess")); err != nil {
+		b.Fatal(err)
+	}
+	var self awssim.Credentials
+	for _, k := range sim.Keys(iamMemberID) {
+		if k.User == "user-123" && k.Status == "Active" {
+			self, _ = sim.CredentialsFor(k.ID)
+		}
+	}
+	req, body := iamBenchRequest(b, self, "Action=ListAccessKeys&Version=2010-05-08")
+	iamBenchServe(b, sim, req, body)
+}

@@ -214,6 +214,9 @@ func (svc *service) iamServiceName() string {
 // identity policies (see authz.go). Handlers call it when a policy may
 // narrow the action to resources.
 func (r *Request) Authorize(resource string) error {
+	if r.open() {
+		return nil
+	}
 	return r.authorizeOn(r.action(), authzResource{arn: resource})
 }
 
