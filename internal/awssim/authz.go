@@ -172,10 +172,26 @@ func (r *Request) open() bool {
 	case CredRoot:
 		return true
 	case CredUser:
-		x := r.Account.iamx
-		return x == nil || len(x.entities) == 0
+		return r.noIdentityPolicies()
 	}
-	return false
+	role := r.openRole()
+	return role != nil && role.AllowedActions == nil
+}
+
+// noIdentityPolicies tells that nobody in the caller's account has
+// identity policies.
+func (r *Request) noIdentityPolicies() bool {
+	x := r.Account.iamx
+	return x == nil || len(x.entities) == 0
+}
+
+// openRole is a session's role when no identity policy can apply to it,
+// so that only its allow-list decides; nil otherwise.
+func (r *Request) openRole() *Role {
+	if r.Cred.Kind != CredSession || !r.noIdentityPolicies() {
+		return nil
+	}
+	return r.Account.roles[r.Cred.RoleName]
 }
 
 // preauthorizeLocked is the check before the handler runs.
@@ -198,8 +214,16 @@ func (r *Request) action() string { return services[r.Service].actionPrefix() + 
 // service's AccessDenied when it is not allowed.
 func (r *Request) authorizeOn(action string, res authzResource) error {
 	r.authz.pending = false
-	if res.policy == nil && r.open() {
-		return nil
+	if res.policy == nil {
+		if r.open() {
+			return nil
+		}
+		if role := r.openRole(); role != nil {
+			if !allowListAllows(role, action, res.arn) {
+				return r.deniedError(action, res.arn, "")
+			}
+			return nil
+		}
 	}
 	id := r.caller()
 	if !id.strict && res.policy == nil {

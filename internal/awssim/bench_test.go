@@ -137,3 +137,16 @@ func BenchmarkIAMListAccessKeysStrictUser(b *testing.B) {
 	req, body := iamBenchRequest(b, self, "Action=ListAccessKeys&Version=2010-05-08")
 	iamBenchServe(b, sim, req, body)
 }
+
+// BenchmarkIAMListAccessKeysRoleSession is the rotation role's session,
+// held to an allow-list narrowed to users, as keyrotor calls IAM.
+func BenchmarkIAMListAccessKeysRoleSession(b *testing.B) {
+	sim, _ := newIAMBenchSim(250)
+	sim.AddRole(iamMemberID, awssim.RoleSpec{Name: "Rotator", TrustedPrincipals: []string{iamMgmtID},
+		AllowedActions:   []string{"iam:List*", "iam:*AccessKey*"},
+		ResourcePrefixes: map[string][]string{"iam:*AccessKey*": {"arn:aws:iam::*:user/*"}}})
+	sess := sim.SessionCredentials(iamMemberID, "Rotator", "bench", 24*time.Hour)
+	req, body := iamBenchRequest(b, sess, "Action=ListAccessKeys&UserName=user-123&Version=2010-05-08")
+	req.Header.Set("X-Amz-Security-Token", sess.SessionToken)
+	iamBenchServe(b, sim, req, body)
+}
