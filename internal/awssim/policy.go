@@ -75,6 +75,7 @@ type policyCondition struct {
 	qualifier string // "", "ForAllValues" or "ForAnyValue"
 	ifExists  bool
 	key       string // lower case: condition key names are case-insensitive
+	name      string // the key as the policy spells it
 	values    []string
 }
 
@@ -374,7 +375,7 @@ func parseConditions(raw json.RawMessage) ([]policyCondition, error) {
 				return nil, malformedPolicy("Invalid value for condition key %q: %v", key, err)
 			}
 			cc := c
-			cc.key = strings.ToLower(key)
+			cc.key, cc.name = strings.ToLower(key), key
 			cc.values = vals
 			out = append(out, cc)
 		}
@@ -599,7 +600,7 @@ func (st *policyStmt) conditionsHold(p *policy, ctx evalContext) (bool, []string
 	for i := range st.conditions {
 		c := &st.conditions[i]
 		if _, present := ctx[c.key]; !present && c.op != "Null" {
-			missing = append(missing, c.key)
+			missing = append(missing, c.name)
 		}
 		if ok && !c.eval(p, ctx) {
 			ok = false

@@ -405,7 +405,7 @@ func TestSimulateIdentityPolicies(t *testing.T) {
 	must(t, w.sim.SetPrincipalPolicy(ownerARN, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:Decrypt","Resource":"`+keyARN+`",
 		"Condition":{"StringEquals":{"kms:ViaService":"secretsmanager.us-east-1.amazonaws.com"}}}}`))
 	rs = sim(ownerARN, decrypt, []string{keyARN}, "")
-	if got := decisions(rs); got != "kms:Decrypt=implicitDeny" || len(rs[0].MissingContextValues) != 1 || rs[0].MissingContextValues[0] != "kms:viaservice" {
+	if got := decisions(rs); got != "kms:Decrypt=implicitDeny" || len(rs[0].MissingContextValues) != 1 || rs[0].MissingContextValues[0] != "kms:ViaService" {
 		t.Errorf("decrypt without kms:ViaService: %s, missing %v", got, rs[0].MissingContextValues)
 	}
 	via := iamtypes.ContextEntry{ContextKeyName: aws.String("kms:ViaService"), ContextKeyType: iamtypes.ContextKeyTypeEnumString,
