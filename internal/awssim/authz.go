@@ -199,8 +199,7 @@ func (s *Sim) preauthorizeLocked(r *Request, svc *service) error {
 	if r.open() {
 		return nil
 	}
-	id := r.caller()
-	if id.strict && handlerAuthorized[svc.name+":"+r.Op] {
+	if r.openRole() == nil && r.caller().strict && handlerAuthorized[svc.name+":"+r.Op] {
 		r.authz.pending = true
 		return nil
 	}
