@@ -4,6 +4,7 @@
 //	awssim --demo                                 # the built-in demo organization
 //	awssim --scenario examples/scenario.yaml      # a scenario file
 //	awssim --accounts 50 --users 100 --seed 7     # a generated organization
+//	awssim --demo --rate-limit iam=5 --fault 'iam:ListUsers#3x2=500:ServiceFailure'
 //
 // It prints the environment to paste into a shell (endpoint, region, a root
 // key of the security account, the rotation role's name and external ID),
@@ -55,6 +56,7 @@ type options struct {
 	pageSize    int
 	freezeClock bool
 	verbose     bool
+	controls    controlFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -72,9 +74,33 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pageSize, "page-size", 0, "default page size of list calls (default: the scenario's)")
 	fs.BoolVar(&o.freezeClock, "freeze-clock", false, "keep the simulated clock still instead of following the wall clock")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every request on stderr")
+	fs.Func("latency", "delay matching calls: `PATTERN=DURATION`, like iam:ListUsers=300ms, sts:*=1s or *=50ms (repeatable)", func(v string) error {
+		l, err := parseLatency(v)
+		if err == nil {
+			o.controls.latency = append(o.controls.latency, l)
+			o.controls.specs = append(o.controls.specs, "--latency "+v)
+		}
+		return err
+	})
+	fs.Func("rate-limit", "throttle each account's calls to a service: `SERVICE[/region]=PER_SECOND[:BURST]`, like iam=5:10 (repeatable)", func(v string) error {
+		r, err := parseRateLimit(v)
+		if err == nil {
+			o.controls.rates = append(o.controls.rates, r)
+			o.controls.specs = append(o.controls.specs, "--rate-limit "+v)
+		}
+		return err
+	})
+	fs.Func("fault", "break matching calls: `SERVICE:OP[@ACCOUNT][#N[xTIMES]]=ACTION`, ACTION one of STATUS[:CODE[:MESSAGE]], hang[:BOUND], unsupported, truncate, cut (repeatable; see docs/awssim.md)", func(v string) error {
+		f, err := parseFault(v)
+		if err == nil {
+			o.controls.faults = append(o.controls.faults, f)
+			o.controls.specs = append(o.controls.specs, "--fault "+v)
+		}
+		return err
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: awssim [--demo | --scenario FILE | --accounts N [--users M] [--seed S]] [flags]\n\n"+
-			"Serves a simulated AWS organization (IAM, STS, Organizations, Secrets Manager, SES v2)\n"+
+			"Serves a simulated AWS organization (IAM, STS, Organizations, Secrets Manager, KMS, SES v2, S3)\n"+
 			"on a loopback address and prints the environment to point AWS clients at it.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -177,6 +203,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("build the simulated organization: %w", err)
 	}
+	o.controls.apply(sim)
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", o.addr)
@@ -203,6 +230,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "awssim: %s serves %d accounts (%d suspended), %d users, %d access keys; security account %s, clock %s; Ctrl-C stops\n",
 		endpoint, sd.Accounts, suspended, sd.Users, sd.Keys, sd.SecurityAccountID, sim.Now().Format(time.RFC3339))
+	if len(o.controls.specs) > 0 {
+		fmt.Fprintf(stderr, "awssim: armed %s\n", strings.Join(o.controls.specs, " "))
+	}
 
 	if !o.freezeClock {
 		go followWallClock(ctx, sim.Clock())

@@ -341,3 +341,144 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFault(t *testing.T) {
+	valid := []struct {
+		spec string
+		want awssim.Fault
+	}{
+		{"iam:ListUsers=500", awssim.Fault{Service: "iam", Op: "ListUsers", Kind: awssim.FaultError, Status: 500}},
+		{"iam:ListUsers@123456789012#3x2=500:InternalFailure", awssim.Fault{Service: "iam", Op: "ListUsers", AccountID: "123456789012",
+			Nth: 3, Times: 2, Kind: awssim.FaultError, Status: 500, Code: "InternalFailure"}},
+		{"sts:AssumeRole=400:Throttling:Rate exceeded: slow down", awssim.Fault{Service: "sts", Op: "AssumeRole", Kind: awssim.FaultError,
+			Status: 400, Code: "Throttling", Message: "Rate exceeded: slow down"}},
+		{"sts:AssumeRole=hang", awssim.Fault{Service: "sts", Op: "AssumeRole", Kind: awssim.FaultHang}},
+		{"organizations:*#2x*=hang:30s", awssim.Fault{Service: "organizations", Op: "*", Nth: 2, Times: -1, Kind: awssim.FaultHang, HangFor: 30 * time.Second}},
+		{"iam:SimulatePrincipalPolicy=unsupported", awssim.Fault{Service: "iam", Op: "SimulatePrincipalPolicy", Kind: awssim.FaultUnsupported}},
+		{"iam:GetCredentialReport#1x3=truncate", awssim.Fault{Service: "iam", Op: "GetCredentialReport", Nth: 1, Times: 3, Kind: awssim.FaultTruncate}},
+		{"iam:CreateAccessKey=cut", awssim.Fault{Service: "iam", Op: "CreateAccessKey", Kind: awssim.FaultCut}},
+	}
+	for _, tt := range valid {
+		got, err := parseFault(tt.spec)
+		if err != nil || got != tt.want {
+			t.Errorf("parseFault(%q) = %+v, %v\nwant %+v", tt.spec, got, err, tt.want)
+		}
+	}
+	invalid := []struct{ spec, want string }{
+		{"iam:ListUsers", "want SERVICE:OP"},
+		{"iam=500", "is not SERVICE:OP"},
+		{"ec2:RunInstances=500", `awssim serves no service "ec2"`},
+		{"iam:listusers=500", "does not serve iam:listusers"},
+		{"iam:ListUsers@1234=500", "the account is 12 digits"},
+		{"iam:ListUsers#0=500", "calls count from 1"},
+		{"iam:ListUsers#1x0=500", "at least one call"},
+		{"iam:ListUsers=200", "HTTP error status 400-599"},
+		{"iam:ListUsers=explode", "is not an action"},
+		{"iam:ListUsers=500:Internal Failure", "is not an error code"},
+		{"iam:ListUsers=hang:forever", "hang bound"},
+		{"iam:ListUsers=hang:2h", "hang bound"},
+		{"iam:ListUsers=cut:now", "cut takes no argument"},
+	}
+	for _, tt := range invalid {
+		_, err := parseFault(tt.spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseFault(%q): err = %v, want %q", tt.spec, err, tt.want)
+		}
+	}
+}
+
+func TestParseLatencyAndRateLimit(t *testing.T) {
+	if l, err := parseLatency("iam:ListUsers=300ms"); err != nil || l != (latencyControl{"iam:ListUsers", 300 * time.Millisecond}) {
+		t.Errorf("latency: %+v %v", l, err)
+	}
+	if l, err := parseLatency("*=1s"); err != nil || l.pattern != "*" {
+		t.Errorf("latency *: %+v %v", l, err)
+	}
+	if r, err := parseRateLimit("iam=5:10"); err != nil || r != (rateControl{service: "iam", perSecond: 5, burst: 10}) {
+		t.Errorf("rate: %+v %v", r, err)
+	}
+	if r, err := parseRateLimit("secretsmanager/region=2.5"); err != nil || r != (rateControl{service: "secretsmanager", perRegion: true, perSecond: 2.5, burst: 3}) {
+		t.Errorf("rate per region: %+v %v", r, err)
+	}
+	for spec, want := range map[string]string{
+		"iam:ListUsers": "want PATTERN=DURATION",
+		"iam=1s":        "is not *, SERVICE:*",
+		"iam:Nope=1s":   "does not serve iam:Nope",
+		"iam:*=-1s":     "is not a duration",
+		"iam:*=soon":    "is not a duration",
+		"*=3h":          "is not a duration",
+	} {
+		if _, err := parseLatency(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--latency %q: err = %v, want %q", spec, err, want)
+		}
+	}
+	for spec, want := range map[string]string{
+		"iam":                 "want SERVICE",
+		"iam=0":               "not a positive number",
+		"iam=fast":            "not a positive number",
+		"iam=5:0":             "burst",
+		"iam/account=5":       "is no scope",
+		"cloudwatch/region=2": `no service "cloudwatch"`,
+	} {
+		if _, err := parseRateLimit(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--rate-limit %q: err = %v, want %q", spec, err, want)
+		}
+	}
+}
+
+// TestServeWithControls: the flags reach the SDK as production failures do.
+func TestServeWithControls(t *testing.T) {
+	r := startRun(t, "--addr", "127.0.0.1:0", "--demo", "--freeze-clock",
+		"--fault", "iam:SimulatePrincipalPolicy=unsupported",
+		"--fault", "organizations:ListAccounts#2=503:ServiceUnavailable",
+		"--rate-limit", "sts=1:1",
+		"--latency", "organizations:DescribeOrganization=50ms")
+	useEnv(t, r.env)
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = iam.NewFromConfig(cfg).SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::" + awssim.GenSecurityAccountID + ":role/" + r.env["KEYROTOR_ROLE_NAME"]), ActionNames: []string{"iam:ListUsers"}})
+	var se interface{ HTTPStatusCode() int }
+	if apiCode(err) != "InternalFailure" || !errors.As(err, &se) || se.HTTPStatusCode() != 501 {
+		t.Errorf("unsupported: %v", err)
+	}
+	org := organizations.NewFromConfig(cfg)
+	if _, err := org.ListAccounts(ctx, &organizations.ListAccountsInput{}); err != nil {
+		t.Errorf("first ListAccounts: %v", err)
+	}
+	if _, err := org.ListAccounts(ctx, &organizations.ListAccountsInput{}); apiCode(err) != "ServiceUnavailable" {
+		t.Errorf("second ListAccounts: %v", err)
+	}
+	start := time.Now()
+	if _, err := org.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{}); err != nil || time.Since(start) < 50*time.Millisecond {
+		t.Errorf("DescribeOrganization with latency: %v after %s", err, time.Since(start))
+	}
+	stsc := sts.NewFromConfig(cfg)
+	_, err1 := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	_, err2 := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err1 != nil || apiCode(err2) != "Throttling" {
+		t.Errorf("rate-limited STS: %v, %v", err1, err2)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.stderr.String(), "awssim: armed --fault iam:SimulatePrincipalPolicy=unsupported") {
+		t.Errorf("stderr lacks the armed controls:\n%s", r.stderr)
+	}
+}
+
+func TestRunRefusesBadControls(t *testing.T) {
+	for _, args := range [][]string{
+		{"--fault", "iam:ListUsers=boom"},
+		{"--latency", "iam:ListUsers"},
+		{"--rate-limit", "iam=0"},
+	} {
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "invalid value") || !strings.Contains(err.Error(), args[1]) {
+			t.Errorf("run %q: err = %v", args, err)
+		}
+	}
+}

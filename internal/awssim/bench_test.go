@@ -107,3 +107,46 @@ func BenchmarkBigOrg(b *testing.B) {
 	b.ReportMetric(heap/float64(keys), "heap-B/key")
 	runtime.KeepAlive(sim)
 }
+
+// BenchmarkIAMListUsersRateLimited is BenchmarkIAMListUsers with a rate
+// limit too high to throttle, so the difference is the limiter's cost.
+func BenchmarkIAMListUsersRateLimited(b *testing.B) {
+	sim, root := newIAMBenchSim(250)
+	sim.SetRateLimit("iam", 1e9, 1e9)
+	req, body := iamBenchRequest(b, root, "Action=ListUsers&MaxItems=20&Version=2010-05-08")
+	iamBenchServe(b, sim, req, body)
+}
+
+// BenchmarkIAMListAccessKeysStrictUser is an IAM user with identity
+// policies listing its own keys: the cost of evaluating policies per call.
+func BenchmarkIAMListAccessKeysStrictUser(b *testing.B) {
+	sim, _ := newIAMBenchSim(250)
+	arn := "arn:aws:iam::" + iamMemberID + ":user/user-123"
+	if err := sim.SetPrincipalPolicy(arn, ownKeysPolicy); err != nil {
+		b.Fatal(err)
+	}
+	if err := sim.AttachPrincipalPolicy(arn, awssim.AWSManagedPolicyARN("PowerUserAccess")); err != nil {
+		b.Fatal(err)
+	}
+	var self awssim.Credentials
+	for _, k := range sim.Keys(iamMemberID) {
+		if k.User == "user-123" && k.Status == "Active" {
+			self, _ = sim.CredentialsFor(k.ID)
+		}
+	}
+	req, body := iamBenchRequest(b, self, "Action=ListAccessKeys&Version=2010-05-08")
+	iamBenchServe(b, sim, req, body)
+}
+
+// BenchmarkIAMListAccessKeysRoleSession is the rotation role's session,
+// held to an allow-list narrowed to users, as keyrotor calls IAM.
+func BenchmarkIAMListAccessKeysRoleSession(b *testing.B) {
+	sim, _ := newIAMBenchSim(250)
+	sim.AddRole(iamMemberID, awssim.RoleSpec{Name: "Rotator", TrustedPrincipals: []string{iamMgmtID},
+		AllowedActions:   []string{"iam:List*", "iam:*AccessKey*"},
+		ResourcePrefixes: map[string][]string{"iam:*AccessKey*": {"arn:aws:iam::*:user/*"}}})
+	sess := sim.SessionCredentials(iamMemberID, "Rotator", "bench", 24*time.Hour)
+	req, body := iamBenchRequest(b, sess, "Action=ListAccessKeys&UserName=user-123&Version=2010-05-08")
+	req.Header.Set("X-Amz-Security-Token", sess.SessionToken)
+	iamBenchServe(b, sim, req, body)
+}

@@ -41,8 +41,9 @@ func IsWriteOp(op string) bool {
 	return true
 }
 
-// Fault makes matching calls fail. Service and Op must be set; AccountID
-// narrows it to calls made with that account's credentials.
+// Fault makes matching calls fail. Service and Op must be set (Op "*"
+// matches every operation of the service); AccountID narrows it to calls
+// made with that account's credentials.
 type Fault struct {
 	Service   string
 	Op        string
@@ -50,15 +51,21 @@ type Fault struct {
 	// Nth is the 1-based index of the first matching call that fails
 	// (counted from when the fault was injected); 0 means the next one.
 	Nth int
-	// Times is how many calls fail from the Nth on; 0 means one.
+	// Times is how many calls fail from the Nth on; 0 means one (every
+	// call for FaultUnsupported), a negative number every call.
 	Times int
-	// Code, Message and Status form the error response. Ignored with CutAfter.
+	// Kind is how the calls fail (default FaultError); see faults.go.
+	Kind FaultKind
+	// Code, Message and Status form the error response of FaultError.
 	Code    string
 	Message string
 	Status  int
 	// CutAfter lets the operation take effect, then drops the connection
-	// without a response.
+	// without a response. It is the same as Kind FaultCut.
 	CutAfter bool
+	// HangFor bounds a FaultHang: after it the connection is dropped even
+	// if the client still waits (default DefaultHangFor).
+	HangFor time.Duration
 
 	seen, fired int
 }
@@ -73,11 +80,16 @@ type bucket struct {
 	last   time.Time
 }
 
+// bucketKey names one token bucket: an account's calls to a service, and
+// for services limited per region, in one region.
+type bucketKey struct{ account, service, region string }
+
 type controls struct {
 	mu       sync.Mutex
 	latency  map[string]time.Duration
 	limits   map[string]rateLimit
-	buckets  map[string]*bucket
+	regional map[string]bool
+	buckets  map[bucketKey]*bucket
 	faults   []*Fault
 	calls    []Call
 	noLog    bool
@@ -88,7 +100,8 @@ func newControls() *controls {
 	return &controls{
 		latency:  map[string]time.Duration{},
 		limits:   map[string]rateLimit{},
-		buckets:  map[string]*bucket{},
+		regional: map[string]bool{},
+		buckets:  map[bucketKey]*bucket{},
 		realTime: time.Now,
 	}
 }
@@ -132,14 +145,36 @@ func (s *Sim) SetRateLimit(service string, perSecond float64, burst int) {
 	s.ctl.limits[service] = rateLimit{perSecond: perSecond, burst: float64(burst)}
 }
 
-func (c *controls) throttle(account string, svc *service) error {
+// SetRateLimitScope makes the rate limit of service apply per account and
+// region (perRegion true), as CloudTrail's LookupEvents limit does, instead
+// of per account across regions (the default). It takes effect for buckets
+// created afterwards, so set it before the first call.
+func (s *Sim) SetRateLimitScope(service string, perRegion bool) {
+	s.ctl.mu.Lock()
+	defer s.ctl.mu.Unlock()
+	if perRegion {
+		s.ctl.regional[service] = true
+	} else {
+		delete(s.ctl.regional, service)
+	}
+}
+
+// throttle takes a token from the caller's bucket for the service, or
+// answers the service's throttling error.
+func (c *controls) throttle(account, region string, svc *service) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.limits) == 0 {
+		return nil
+	}
 	lim, ok := c.limits[svc.name]
 	if !ok {
 		return nil
 	}
-	key := account + "/" + svc.name
+	key := bucketKey{account: account, service: svc.name}
+	if c.regional[svc.name] {
+		key.region = region
+	}
 	now := c.realTime()
 	b := c.buckets[key]
 	if b == nil {
@@ -162,21 +197,7 @@ func (c *controls) throttle(account string, svc *service) error {
 func (s *Sim) InjectFault(f Fault) {
 	s.ctl.mu.Lock()
 	defer s.ctl.mu.Unlock()
-	if f.Times == 0 {
-		f.Times = 1
-	}
-	if f.Nth == 0 {
-		f.Nth = 1
-	}
-	if f.Status == 0 {
-		f.Status = 500
-	}
-	if f.Code == "" {
-		f.Code = "InternalFailure"
-	}
-	if f.Message == "" {
-		f.Message = "injected failure"
-	}
+	f.normalize()
 	s.ctl.faults = append(s.ctl.faults, &f)
 }
 
@@ -192,13 +213,16 @@ func (c *controls) fault(svc, op, account string) *Fault {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range c.faults {
-		if f.Service != svc || f.Op != op || (f.AccountID != "" && f.AccountID != account) {
+		if f.Service != svc || (f.Op != op && f.Op != "*") || (f.AccountID != "" && f.AccountID != account) {
 			continue
 		}
 		f.seen++
-		if f.seen >= f.Nth && f.fired < f.Times {
+		if f.seen >= f.Nth && (f.Times < 0 || f.fired < f.Times) {
 			f.fired++
 			cp := *f
+			if cp.Kind == FaultUnsupported && cp.Message == "" {
+				cp.Message = unsupportedMessage(svc, op)
+			}
 			return &cp
 		}
 	}

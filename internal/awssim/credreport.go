@@ -48,10 +48,14 @@ func (c *credentialReport) stale(now time.Time) bool {
 func (c *credentialReport) ready(now time.Time) bool { return !now.Before(c.readyAt) }
 
 // credentialReportCSV renders the account's credential report. The root
-// user's row comes first. Root access keys handed out by RootCredentials
-// are test scaffolding and are not reported; the simulator tracks neither
-// MFA devices, password use nor signing certificates, so those columns
-// hold what AWS writes for a user without them.
+// user's row comes first, as AWS writes it: its password columns say
+// not_supported (password_last_used says no_information, since the
+// simulator records no console sign-in), and its access key columns show
+// the root user's own keys (AddRootAccessKey, a scenario's root_keys).
+// Keys handed out by RootCredentials are test scaffolding and are not
+// reported. The simulator tracks neither MFA devices, password use nor
+// signing certificates, so those columns hold what AWS writes for a user
+// without them.
 func credentialReportCSV(a *Account) []byte {
 	var buf bytes.Buffer
 	buf.Grow(256 * (len(a.users) + 2))
@@ -61,8 +65,11 @@ func credentialReportCSV(a *Account) []byte {
 
 	row = append(row, "<root_account>", "arn:aws:iam::"+a.ID+":root", reportTime(a.JoinedAt),
 		"not_supported", "no_information", "not_supported", "not_supported", "false")
-	row = appendKeyColumns(row, nil)
-	row = appendKeyColumns(row, nil)
+	var rootKeys []*AccessKey
+	if a.iamx != nil && a.iamx.root != nil {
+		rootKeys = a.iamx.root.Keys
+	}
+	row = appendKeySlots(row, rootKeys)
 	row = append(row, "false", "N/A", "false", "N/A")
 	_ = w.Write(row)
 
@@ -75,22 +82,28 @@ func credentialReportCSV(a *Account) []byte {
 			row = append(row, "false", "N/A", "N/A", "N/A")
 		}
 		row = append(row, "false")
-		keys := slices.Clone(u.Keys)
-		// Slot 1 is the older key, whatever order the keys were added in.
-		slices.SortStableFunc(keys, func(x, y *AccessKey) int { return x.Created.Compare(y.Created) })
-		for slot := range 2 {
-			var k *AccessKey
-			if slot < len(keys) {
-				k = keys[slot]
-			}
-			row = appendKeyColumns(row, k)
-		}
+		row = appendKeySlots(row, u.Keys)
 		row = append(row, "false", "N/A", "false", "N/A")
 		_ = w.Write(row)
 	}
 	w.Flush()
 	// AWS's report has no newline after its last row.
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// appendKeySlots adds both access key slots; slot 1 is the older key,
+// whatever order the keys were added in.
+func appendKeySlots(row []string, keys []*AccessKey) []string {
+	keys = slices.Clone(keys)
+	slices.SortStableFunc(keys, func(x, y *AccessKey) int { return x.Created.Compare(y.Created) })
+	for slot := range 2 {
+		var k *AccessKey
+		if slot < len(keys) {
+			k = keys[slot]
+		}
+		row = appendKeyColumns(row, k)
+	}
+	return row
 }
 
 // appendKeyColumns adds one access key slot's five columns.

@@ -357,7 +357,7 @@ func targetUser(r *Request) (*User, error) {
 		}
 		u = r.Cred.key.user
 	}
-	if err := r.Authorize(u.ARN); err != nil {
+	if err := r.authorizeUser(u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -522,12 +522,19 @@ func iamListAccessKeys(r *Request) (any, error) {
 	return rawXML{appendPageEnd(b, next)}, nil
 }
 
-// rootKeysLocked lists the account root's access keys (those handed out by
-// RootCredentials), which carry no user name.
+// rootKeysLocked lists the account root's access keys (its own, from
+// AddRootAccessKey, and those RootCredentials handed out), which carry no
+// user name.
 func rootKeysLocked(r *Request) []*AccessKey {
 	var keys []*AccessKey
 	for _, c := range r.Sim.creds {
-		if c.Kind == CredRoot && c.AccountID == r.Account.ID {
+		switch {
+		case c.Kind != CredRoot || c.AccountID != r.Account.ID:
+		case c.key != nil:
+			if keyAttached(c.key) {
+				keys = append(keys, c.key)
+			}
+		default:
 			keys = append(keys, &AccessKey{ID: c.AccessKeyID, Status: "Active", Created: r.Account.JoinedAt})
 		}
 	}
@@ -611,11 +618,13 @@ func iamGetAccessKeyLastUsed(r *Request) (any, error) {
 		return nil, err
 	}
 	c := r.Sim.creds[id]
-	if c == nil || c.key == nil || c.key.account != r.Account || !keyAttached(c.key) {
+	// A root user's key is no IAM user's: the credential report, not this
+	// call, tells its last use.
+	if c == nil || c.key == nil || c.key.account != r.Account || !keyAttached(c.key) || c.Kind == CredRoot {
 		return nil, noSuchAccessKey(id)
 	}
 	k := c.key
-	if err := r.Authorize(k.user.ARN); err != nil {
+	if err := r.authorizeUser(k.user); err != nil {
 		return nil, err
 	}
 	last := iamAccessKeyLastUsedXML{ServiceName: "N/A", Region: "N/A"}
@@ -701,7 +710,8 @@ func iamTagUser(r *Request) (any, error) {
 	if u == nil {
 		return nil, noSuchUser(name)
 	}
-	if err := r.Authorize(u.ARN); err != nil {
+	r.setRequestTags(tags)
+	if err := r.authorizeUser(u); err != nil {
 		return nil, err
 	}
 	added := 0
@@ -714,6 +724,8 @@ func iamTagUser(r *Request) (any, error) {
 		return nil, apiErr(409, "LimitExceeded", "Cannot exceed quota for TagsPerUser: %d", maxTagsPerUser)
 	}
 	for _, t := range tags {
+		// A key matching an existing one but for case replaces it, key
+		// spelling included: IAM keeps the case of the latest TagUser.
 		if i := tagIndex(u.Tags, t.Key); i >= 0 {
 			u.Tags[i] = t
 		} else {
@@ -744,7 +756,8 @@ func iamUntagUser(r *Request) (any, error) {
 	if u == nil {
 		return nil, noSuchUser(name)
 	}
-	if err := r.Authorize(u.ARN); err != nil {
+	r.setContext("aws:TagKeys", keys...)
+	if err := r.authorizeUser(u); err != nil {
 		return nil, err
 	}
 	// Keys the user does not carry are ignored, as AWS ignores them.
@@ -768,7 +781,7 @@ func iamListGroupsForUser(r *Request) (any, error) {
 	if u == nil {
 		return nil, noSuchUser(name)
 	}
-	if err := r.Authorize(u.ARN); err != nil {
+	if err := r.authorizeUser(u); err != nil {
 		return nil, err
 	}
 	lo, hi, next, err := indexWindow(r, len(u.Groups))

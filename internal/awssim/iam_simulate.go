@@ -21,14 +21,20 @@ func init() {
 const (
 	DecisionAllowed      = "allowed"
 	DecisionImplicitDeny = "implicitDeny"
+	DecisionExplicitDeny = "explicitDeny"
 )
 
+type iamStatementXML struct {
+	SourcePolicyID   string `xml:"SourcePolicyId"`
+	SourcePolicyType string `xml:"SourcePolicyType"`
+}
+
 type iamEvaluationResultXML struct {
-	EvalActionName       string   `xml:"EvalActionName"`
-	EvalResourceName     string   `xml:"EvalResourceName"`
-	EvalDecision         string   `xml:"EvalDecision"`
-	MatchedStatements    []string `xml:"MatchedStatements>member"`
-	MissingContextValues []string `xml:"MissingContextValues>member"`
+	EvalActionName       string            `xml:"EvalActionName"`
+	EvalResourceName     string            `xml:"EvalResourceName"`
+	EvalDecision         string            `xml:"EvalDecision"`
+	MatchedStatements    []iamStatementXML `xml:"MatchedStatements>member"`
+	MissingContextValues []string          `xml:"MissingContextValues>member"`
 }
 
 type iamSimulatePrincipalPolicyResult struct {
@@ -37,12 +43,24 @@ type iamSimulatePrincipalPolicyResult struct {
 	Marker            string                   `xml:"Marker,omitempty"`
 }
 
-// iamSimulatePrincipalPolicy evaluates the allow-list of a role in the
-// caller's account (the simulator's stand-in for the role's policies) for
-// each action on each resource ("*" when none is given), action by action
-// as IAM orders its results. Only roles can be simulated: the simulator
-// models no user or group policies. Context entries are accepted and
-// ignored, because the simulator evaluates no conditions.
+// iamSimulatePrincipalPolicy evaluates, for each action on each resource
+// ("*" when none is given), what a principal of the caller's account may
+// do, action by action as IAM orders its results:
+//
+//   - A role without identity policies is judged by its allow-list (the
+//     simulator's older stand-in for its policies); without one it may do
+//     everything.
+//   - A user or role with identity policies (SetPrincipalPolicy) is
+//     evaluated as the real call would be: its policies and its groups',
+//     those of PolicyInputList, and a ResourcePolicy if one is given
+//     (same-account rules: either may allow, any explicit Deny wins).
+//     Conditions see the principal's own keys (aws:PrincipalArn,
+//     aws:username, aws:PrincipalTag/...) and the ContextEntries, which
+//     win; keys a condition needs that neither supplies are reported in
+//     MissingContextValues.
+//
+// A user without identity policies cannot be simulated: the simulator has
+// no model of its permissions.
 func iamSimulatePrincipalPolicy(r *Request) (any, error) {
 	source, err := requiredForm(r, "PolicySourceArn", "policySourceArn")
 	if err != nil {
@@ -72,9 +90,31 @@ func iamSimulatePrincipalPolicy(r *Request) (any, error) {
 	if err := r.Authorize(source); err != nil {
 		return nil, err
 	}
-	role, err := simulatedRole(r, source)
+	id, legacyRole, err := simulatedPrincipal(r, source)
 	if err != nil {
 		return nil, err
+	}
+	var resPolicy *policy
+	if text := r.Form.Get("ResourcePolicy"); text != "" {
+		if resPolicy, err = parsePolicy(text, resourcePolicyKind); err != nil {
+			return nil, apiErr(400, "MalformedPolicyDocument", "ResourcePolicy: %s", err)
+		}
+	}
+	if id != nil {
+		for i, text := range r.FormList("PolicyInputList") {
+			doc, err := parsePolicy(text, identityPolicyKind)
+			if err != nil {
+				return nil, apiErr(400, "MalformedPolicyDocument", "PolicyInputList.%d: %s", i+1, err)
+			}
+			id.docs = append(id.docs, identityDoc{doc: doc, id: fmt.Sprintf("PolicyInputList.%d", i+1), typ: "user"})
+		}
+	}
+	ctx := evalContext{}
+	if id != nil {
+		principalContext(ctx, r.Sim, id)
+	}
+	for k, v := range contextEntries(r) {
+		ctx[k] = v
 	}
 	type pair struct{ action, resource string }
 	var pairs []pair
@@ -90,26 +130,74 @@ func iamSimulatePrincipalPolicy(r *Request) (any, error) {
 	out := iamSimulatePrincipalPolicyResult{IsTruncated: next != "", Marker: next}
 	out.EvaluationResults = make([]iamEvaluationResultXML, 0, hi-lo)
 	for _, p := range pairs[lo:hi] {
-		d := DecisionImplicitDeny
-		if roleAllows(role, p.action, p.resource) {
-			d = DecisionAllowed
+		res := iamEvaluationResultXML{EvalActionName: p.action, EvalResourceName: p.resource, EvalDecision: DecisionImplicitDeny}
+		if id == nil {
+			if roleAllows(legacyRole, p.action, p.resource) {
+				res.EvalDecision = DecisionAllowed
+			}
+		} else {
+			v := decide(id, p.action, &authzResource{arn: p.resource, policy: resPolicy}, ctx)
+			res.EvalDecision = v.decision.String()
+			for _, m := range append(v.identity.matched, v.resource.matched...) {
+				res.MatchedStatements = append(res.MatchedStatements, iamStatementXML{SourcePolicyID: m.policyID, SourcePolicyType: m.policyType})
+			}
+			missing := v.identity.missing
+			for _, k := range v.resource.missing {
+				missing = appendUnique(missing, k)
+			}
+			res.MissingContextValues = missing
 		}
-		out.EvaluationResults = append(out.EvaluationResults, iamEvaluationResultXML{
-			EvalActionName: p.action, EvalResourceName: p.resource, EvalDecision: d,
-		})
+		out.EvaluationResults = append(out.EvaluationResults, res)
 	}
 	return out, nil
 }
 
-// simulatedRole resolves PolicySourceArn to a role of the caller's account.
-// IAM sees only the caller's account, so a role elsewhere does not exist.
-func simulatedRole(r *Request, source string) (*Role, error) {
-	if !strings.HasPrefix(source, "arn:aws:iam::") {
-		return nil, apiErr(400, "InvalidInput", "Invalid ARN: %s", source)
+// contextEntries reads SimulatePrincipalPolicy's ContextEntries.
+func contextEntries(r *Request) evalContext {
+	ctx := evalContext{}
+	for i := 1; ; i++ {
+		pfx := fmt.Sprintf("ContextEntries.member.%d.", i)
+		name, ok := r.Form[pfx+"ContextKeyName"]
+		if !ok || len(name) == 0 {
+			return ctx
+		}
+		ctx.set(name[0], r.FormList(pfx+"ContextKeyValues")...)
 	}
+}
+
+// simulatedPrincipal resolves PolicySourceArn to a principal of the
+// caller's account: a strict user or role (id), or a role judged by its
+// allow-list (legacyRole). IAM sees only the caller's account, so a
+// principal elsewhere does not exist.
+func simulatedPrincipal(r *Request, source string) (id *callerID, legacyRole *Role, err error) {
+	if !strings.HasPrefix(source, "arn:aws:iam::") {
+		return nil, nil, apiErr(400, "InvalidInput", "Invalid ARN: %s", source)
+	}
+	if m := iamEntityARNRe.FindStringSubmatch(source); m != nil && m[2] == "user" {
+		u := r.Account.users[m[4]]
+		if m[1] == r.Account.ID && u != nil && u.ARN == source {
+			if id := userCaller(r.Account, u); id.strict {
+				return id, nil, nil
+			}
+		}
+		return nil, nil, apiErr(400, "InvalidInput",
+			"awssim simulates a user only when it has identity policies (SetPrincipalPolicy or a scenario's policies); %s has none", source)
+	}
+	role, err := simulatedRole(r, source)
+	if err != nil {
+		return nil, nil, err
+	}
+	if id := roleCaller(r.Account, role, "simulation"); id.strict {
+		return id, nil, nil
+	}
+	return nil, role, nil
+}
+
+// simulatedRole resolves PolicySourceArn to a role of the caller's account.
+func simulatedRole(r *Request, source string) (*Role, error) {
 	m := roleARNRe.FindStringSubmatch(source)
 	if m == nil {
-		return nil, apiErr(400, "InvalidInput", "awssim simulates roles only; %s is not a role ARN", source)
+		return nil, apiErr(400, "InvalidInput", "awssim simulates users and roles only; %s is neither", source)
 	}
 	path := m[2]
 	if path == "" {
@@ -159,24 +247,4 @@ func roleAllows(role *Role, action, resource string) bool {
 		}
 	}
 	return true
-}
-
-// authorizeActionLocked checks the caller's role allow-list for an action
-// other than the request's own, as AWS does when one call needs several
-// permissions (Secrets Manager asking KMS on the caller's behalf, tags
-// given to a create call). The denial uses the request's service's code.
-func authorizeActionLocked(r *Request, action, resource, message string) error {
-	c := r.Cred
-	if c.Kind != CredSession {
-		return nil
-	}
-	role := r.Account.roles[c.RoleName]
-	if role == nil || roleAllows(role, action, resource) {
-		return nil
-	}
-	svc := services[r.Service]
-	if message == "" {
-		message = fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", c.PrincipalARN, action, resource)
-	}
-	return &APIError{Code: svc.deniedCode, Message: message, Status: svc.deniedHTTP}
 }

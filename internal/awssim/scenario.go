@@ -73,6 +73,11 @@ type ScenarioRole struct {
 	Path string `yaml:"path,omitempty"`
 	// ExternalID, when set, must be presented by AssumeRole.
 	ExternalID string `yaml:"external_id,omitempty"`
+	// Policies and ManagedPolicies (AWS managed policy names or ARNs) are
+	// the role's identity policies in every account; with any, its
+	// sessions are evaluated strictly (see SetPrincipalPolicy).
+	Policies        []PolicyDocument `yaml:"policies,omitempty"`
+	ManagedPolicies []string         `yaml:"managed_policies,omitempty"`
 }
 
 // Role modes of an account: what becomes of the rotation role in it.
@@ -124,6 +129,17 @@ type ScenarioAccount struct {
 	Users []ScenarioUser `yaml:"users,omitempty"`
 	// Generate adds generated users after the listed ones.
 	Generate *ScenarioFill `yaml:"generate,omitempty"`
+	// Roles are roles besides the rotation role.
+	Roles []ScenarioExtraRole `yaml:"roles,omitempty"`
+	// CustomerPolicies are customer managed policies that users and roles
+	// of this account may name in managed_policies.
+	CustomerPolicies []ScenarioManagedPolicy `yaml:"customer_policies,omitempty"`
+	// KMSKeys are customer managed KMS keys; with any, KmsKeyIds must name
+	// one of them.
+	KMSKeys []ScenarioKMSKey `yaml:"kms_keys,omitempty"`
+	// RootKeys are the root user's own access keys (at most two), as the
+	// credential report shows them.
+	RootKeys []ScenarioKey `yaml:"root_keys,omitempty"`
 }
 
 // ScenarioFill asks Build for generated users in an account, with the same
@@ -148,6 +164,12 @@ type ScenarioUser struct {
 	Groups []string `yaml:"groups,omitempty"`
 	// Keys are the user's access keys, at most two, oldest first.
 	Keys []ScenarioKey `yaml:"keys,omitempty"`
+	// Policies and ManagedPolicies are the user's identity policies: JSON
+	// or YAML documents, and names of AWS managed or the account's
+	// customer managed policies (or their ARNs). With any, the user is
+	// evaluated strictly (see SetPrincipalPolicy).
+	Policies        []PolicyDocument `yaml:"policies,omitempty"`
+	ManagedPolicies []string         `yaml:"managed_policies,omitempty"`
 }
 
 // ScenarioKey is an access key. Its creation time is given either as an age
@@ -389,6 +411,11 @@ func scnParentPath(p string) string {
 // resolveNever turns the "never" sentinel into the nil LastUsed it means.
 func (sc *Scenario) resolveNever() {
 	fix := func(a *ScenarioAccount) {
+		for j := range a.RootKeys {
+			if k := &a.RootKeys[j]; k.LastUsed != nil && *k.LastUsed == scnNeverUsed {
+				k.LastUsed = nil
+			}
+		}
 		for i := range a.Users {
 			for j := range a.Users[i].Keys {
 				if k := &a.Users[i].Keys[j]; k.LastUsed != nil && *k.LastUsed == scnNeverUsed {
@@ -469,6 +496,16 @@ func (sc *Scenario) validate() []scnFieldError {
 	}
 	for i := range sc.Accounts {
 		v.account(fmt.Sprintf("$.accounts[%d]", i), &sc.Accounts[i], ous, ids)
+	}
+	roleName := sc.Role.Name
+	if roleName == "" {
+		roleName = DefaultRoleName
+	}
+	v.identityPolicies("$.role", sc.Role.Policies, sc.Role.ManagedPolicies, nil)
+	v.accountSecurity("$.organization.management_account", mgmt, roleName)
+	v.accountSecurity("$.organization.security_account", sec, roleName)
+	for i := range sc.Accounts {
+		v.accountSecurity(fmt.Sprintf("$.accounts[%d]", i), &sc.Accounts[i], roleName)
 	}
 	return v.errs
 }
@@ -715,6 +752,12 @@ func (sc *Scenario) Build(opts ...Option) (*Sim, Seeded, error) {
 			scnSeedUser(sim, a.ID, u, now)
 			sd.Users++
 			sd.Keys += len(u.Keys)
+		}
+		if err := scnSeedSecurity(sim, sc, sd, a, users); err != nil {
+			return nil, Seeded{}, fmt.Errorf("seed account %s: %w", a.ID, err)
+		}
+		for _, k := range a.RootKeys {
+			sim.AddRootAccessKey(a.ID, scnKeySpec(k, now))
 		}
 		for _, id := range sc.SES.Verified {
 			sim.VerifyEmailIdentity(a.ID, sd.Region, id)

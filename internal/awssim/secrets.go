@@ -3,7 +3,6 @@ package awssim
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -66,6 +65,7 @@ type smInput struct {
 	SecretString               *string  `json:"SecretString"`
 	SecretBinary               []byte   `json:"SecretBinary"`
 	Tags                       []smTag  `json:"Tags"`
+	TagKeys                    []string `json:"TagKeys"`
 	VersionID                  *string  `json:"VersionId"`
 	VersionStage               *string  `json:"VersionStage"`
 	VersionStages              []string `json:"VersionStages"`
@@ -146,10 +146,69 @@ func lookupSecret(r *Request, id string) (*Secret, error) {
 		}
 		return nil, smNotFound()
 	}
-	if err := r.Authorize(sec.ARN); err != nil {
+	if err := r.authorizeSecret(sec); err != nil {
 		return nil, err
 	}
 	return sec, nil
+}
+
+// authorizeSecret checks the request's action on an existing secret: its
+// resource policy applies, and its tags are secretsmanager:ResourceTag/KEY.
+func (r *Request) authorizeSecret(sec *Secret) error {
+	return r.authorizeOn(r.action(), authzResource{arn: sec.ARN, policy: sec.resourcePolicy(),
+		tags: sec.Tags, tagPrefix: "secretsmanager"})
+}
+
+// resourcePolicy is the secret's parsed resource policy (nil for none).
+func (sec *Secret) resourcePolicy() *policy {
+	if sec.Policy == "" {
+		return nil
+	}
+	if sec.policyDoc == nil {
+		doc, err := parsePolicy(sec.Policy, resourcePolicyKind)
+		if err != nil {
+			// Only validated documents are stored; one that no longer
+			// parses denies everything rather than nothing.
+			doc, _ = parsePolicy(`{"Statement":{"Effect":"Deny","Principal":"*","Action":"*"}}`, resourcePolicyKind)
+		}
+		sec.policyDoc = doc
+	}
+	return sec.policyDoc
+}
+
+func smTags(in []smTag) []Tag {
+	out := make([]Tag, len(in))
+	for i, t := range in {
+		out[i] = Tag(t)
+	}
+	return out
+}
+
+// smRequestContext records the condition keys a request carries before
+// any check: the secret it names, and what it adds or changes.
+func smRequestContext(r *Request, in *smInput) {
+	if in.SecretID != "" {
+		r.setContext("secretsmanager:SecretId", in.SecretID)
+	}
+	if in.Name != "" {
+		r.setContext("secretsmanager:Name", in.Name)
+	}
+	if in.KmsKeyID != nil {
+		r.setContext("secretsmanager:KmsKeyId", *in.KmsKeyID)
+	}
+	if in.Description != nil {
+		r.setContext("secretsmanager:Description", *in.Description)
+	}
+	switch r.Op {
+	case "PutResourcePolicy":
+		r.setContext("secretsmanager:BlockPublicPolicy", fmt.Sprint(in.BlockPublicPolicy != nil && *in.BlockPublicPolicy))
+	case "TagResource", "CreateSecret":
+		if len(in.Tags) > 0 {
+			r.setRequestTags(smTags(in.Tags))
+		}
+	case "UntagResource":
+		r.setContext("aws:TagKeys", in.TagKeys...)
+	}
 }
 
 // secretRequest decodes a request on one existing secret and finds it
@@ -160,6 +219,7 @@ func secretRequest(r *Request, find func(*Request, string) (*Secret, error)) (sm
 	if err := r.DecodeJSON(&in); err != nil {
 		return in, nil, err
 	}
+	smRequestContext(r, &in)
 	sec, err := find(r, in.SecretID)
 	return in, sec, err
 }
@@ -250,6 +310,7 @@ func smCreateSecret(r *Request) (any, error) {
 	if !secretNameRe.MatchString(in.Name) {
 		return nil, smInvalidParam("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
 	}
+	smRequestContext(r, &in)
 	tok, err := versionToken(in.ClientRequestToken)
 	if err != nil {
 		return nil, err
@@ -260,7 +321,7 @@ func smCreateSecret(r *Request) (any, error) {
 	}
 	key := secretKey(r.Region, in.Name)
 	if sec := r.Account.secrets[key]; sec != nil && (sec.Deleted == nil || r.Now.Before(*sec.Deleted)) {
-		if err := r.Authorize(sec.ARN); err != nil {
+		if err := r.authorizeSecret(sec); err != nil {
 			return nil, err
 		}
 		if sec.Deleted != nil {
@@ -367,9 +428,6 @@ func smPutSecretValue(r *Request) (any, error) {
 func smGetSecretValue(r *Request) (any, error) {
 	in, sec, err := secretRequest(r, liveSecret)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkSecretPolicy(r, sec, "secretsmanager:GetSecretValue"); err != nil {
 		return nil, err
 	}
 	var v *SecretVersion
@@ -660,121 +718,30 @@ func smDeleteSecret(r *Request) (any, error) {
 
 // ---- resource policies ----
 
-// strList is an IAM policy element that may be a string or a list.
-type strList []string
-
-func (l *strList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*l = strList{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*l = many
-	return nil
-}
-
-type policyPrincipal struct {
-	Any     bool
-	AWS     strList
-	Service strList
-}
-
-func (p *policyPrincipal) UnmarshalJSON(b []byte) error {
-	var star string
-	if err := json.Unmarshal(b, &star); err == nil {
-		if star != "*" {
-			return fmt.Errorf("principal %q is not *", star)
-		}
-		p.Any = true
-		return nil
-	}
-	var m struct {
-		AWS     strList `json:"AWS"`
-		Service strList `json:"Service"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	p.AWS, p.Service = m.AWS, m.Service
-	p.Any = slices.Contains(p.AWS, "*")
-	return nil
-}
-
-type policyStatement struct {
-	Sid       string           `json:"Sid"`
-	Effect    string           `json:"Effect"`
-	Principal *policyPrincipal `json:"Principal"`
-	Action    strList          `json:"Action"`
-	Resource  strList          `json:"Resource"`
-	Condition json.RawMessage  `json:"Condition"`
-}
-
-type policyDocument struct {
-	Version   string
-	Statement []policyStatement
-}
-
-func (d *policyDocument) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Version   string          `json:"Version"`
-		Statement json.RawMessage `json:"Statement"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	d.Version = raw.Version
-	if len(raw.Statement) > 0 && raw.Statement[0] == '{' {
-		var one policyStatement
-		if err := json.Unmarshal(raw.Statement, &one); err != nil {
-			return err
-		}
-		d.Statement = []policyStatement{one}
-		return nil
-	}
-	return json.Unmarshal(raw.Statement, &d.Statement)
-}
-
 var principalARNRe = regexp.MustCompile(`^arn:aws:iam::(\d{12}):(root|user/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)|role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+))$`)
 
 // parseSecretPolicy validates a resource policy as Secrets Manager does:
-// well-formed JSON, Allow/Deny statements with actions and principals, and
-// principals that exist.
-func (s *Sim) parseSecretPolicy(text string) (*policyDocument, error) {
-	malformed := func(why string) error {
-		return apiErr(400, "MalformedPolicyDocumentException", "%s", why)
+// a well-formed resource policy (policy.go) whose principals exist.
+func (s *Sim) parseSecretPolicy(text string) (*policy, error) {
+	doc, err := parsePolicy(text, resourcePolicyKind)
+	if err != nil {
+		return nil, apiErr(400, "MalformedPolicyDocumentException", "%s", err)
 	}
-	var doc policyDocument
-	if err := json.Unmarshal([]byte(text), &doc); err != nil {
-		return nil, malformed("This resource policy contains a syntax error.")
-	}
-	if len(doc.Statement) == 0 {
-		return nil, malformed("This resource policy contains no statements.")
-	}
-	for _, st := range doc.Statement {
-		if st.Effect != "Allow" && st.Effect != "Deny" {
-			return nil, malformed("This resource policy contains an invalid Effect.")
-		}
-		if len(st.Action) == 0 {
-			return nil, malformed("This resource policy contains a statement without an Action.")
-		}
-		if st.Principal == nil {
-			return nil, malformed("This resource policy contains a statement without a Principal.")
-		}
-		for _, p := range st.Principal.AWS {
-			if p == "*" || accountIDRe.MatchString(p) {
+	for _, st := range doc.statements {
+		for _, p := range st.principal.aws {
+			if accountIDRe.MatchString(p) {
+				continue
+			}
+			if strings.HasPrefix(p, "arn:aws:sts::") && strings.Contains(p, ":assumed-role/") {
 				continue
 			}
 			m := principalARNRe.FindStringSubmatch(p)
 			if m == nil || !s.principalExistsLocked(m) {
-				return nil, malformed("This resource policy contains an unsupported principal.")
+				return nil, apiErr(400, "MalformedPolicyDocumentException", "This resource policy contains an unsupported principal.")
 			}
 		}
 	}
-	return &doc, nil
+	return doc, nil
 }
 
 // principalExistsLocked tells whether a principal ARN match names a user or
@@ -794,61 +761,59 @@ func (s *Sim) principalExistsLocked(m []string) bool {
 	}
 }
 
-func (st *policyStatement) covers(principals []string, action, resource string) bool {
-	if !slices.ContainsFunc(st.Action, func(p string) bool {
-		return wildcardMatch(strings.ToLower(p), strings.ToLower(action))
-	}) {
-		return false
-	}
-	if len(st.Resource) > 0 && !slices.ContainsFunc(st.Resource, func(p string) bool { return wildcardMatch(p, resource) }) {
-		return false
-	}
-	if st.Principal.Any {
-		return true
-	}
-	return slices.ContainsFunc(st.Principal.AWS, func(p string) bool {
-		return slices.ContainsFunc(principals, func(c string) bool { return strings.EqualFold(p, c) })
-	})
+// principalKeys are condition keys that pin a statement to known
+// principals or accounts; an Allow to "*" restricted by one of them is
+// not public.
+var principalKeys = map[string]bool{
+	"aws:principalaccount": true, "aws:principalarn": true, "aws:principalorgid": true,
+	"aws:sourceaccount": true, "aws:sourcearn": true, "aws:sourceowner": true, "aws:userid": true,
+	"aws:principalorgpaths": true,
 }
 
-// checkSecretPolicy enforces a secret's resource policy. An explicit Deny
-// naming the caller stops anyone. IAM users have no identity policies in the
-// simulator, so a policy-bearing secret is readable by a user only when the
-// policy allows that user by ARN (or everyone); root and role sessions keep
-// their access. Conditions are not evaluated.
-func checkSecretPolicy(r *Request, sec *Secret, action string) error {
-	if sec.Policy == "" {
-		return nil
-	}
-	doc, err := r.Sim.parseSecretPolicy(sec.Policy)
-	if err != nil {
-		return err
-	}
-	principals := []string{r.Cred.PrincipalARN}
-	if r.Cred.Kind == CredSession {
-		if role := r.Account.roles[r.Cred.RoleName]; role != nil {
-			principals = append(principals, role.ARN)
-		}
-	}
-	allowed := false
-	for i := range doc.Statement {
-		st := &doc.Statement[i]
-		if !st.covers(principals, action, sec.ARN) {
+// isPublicPolicy tells what BlockPublicPolicy refuses: an Allow to every
+// principal (Principal "*" or a NotPrincipal) that no condition pins to
+// known accounts or principals. A Deny is never public.
+func isPublicPolicy(doc *policy) bool {
+	for _, st := range doc.statements {
+		if st.effect != "Allow" || st.principal == nil || !(st.principal.any || st.notPrincipal) {
 			continue
 		}
-		if st.Effect == "Deny" {
-			return apiErr(400, "AccessDeniedException",
-				"User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a resource-based policy",
-				r.Cred.PrincipalARN, action, sec.Name)
+		if !slices.ContainsFunc(st.conditions, pinsPrincipal) {
+			return true
 		}
-		allowed = true
 	}
-	if allowed || r.Cred.Kind != CredUser {
-		return nil
+	return false
+}
+
+// pinsPrincipal tells whether a condition restricts a statement to fixed
+// accounts, principals or an organization.
+func pinsPrincipal(c policyCondition) bool {
+	if !principalKeys[c.key] || c.ifExists || c.qualifier == "ForAllValues" || negatedOps[c.op] || len(c.values) == 0 {
+		return false
 	}
-	return apiErr(400, "AccessDeniedException",
-		"User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action",
-		r.Cred.PrincipalARN, action, sec.Name, action)
+	switch c.op {
+	case "StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike":
+	default:
+		return false
+	}
+	for _, v := range c.values {
+		switch c.key {
+		case "aws:principalarn", "aws:sourcearn":
+			f := strings.SplitN(v, ":", 6)
+			if len(f) != 6 || !accountIDRe.MatchString(f[4]) {
+				return false
+			}
+		case "aws:principalaccount", "aws:sourceaccount", "aws:sourceowner":
+			if !accountIDRe.MatchString(v) {
+				return false
+			}
+		default:
+			if strings.ContainsAny(v, "*?") || v == "" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func smPutResourcePolicy(r *Request) (any, error) {
@@ -863,17 +828,13 @@ func smPutResourcePolicy(r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// With BlockPublicPolicy (off by default) an unconditional Allow to
-	// everyone is refused.
-	if in.BlockPublicPolicy != nil && *in.BlockPublicPolicy {
-		for _, st := range doc.Statement {
-			if st.Effect == "Allow" && st.Principal.Any && len(st.Condition) == 0 {
-				return nil, apiErr(400, "PublicPolicyException",
-					"This resource policy will grant public access to the secret. Use BlockPublicPolicy to block this.")
-			}
-		}
+	// With BlockPublicPolicy (off by default) a policy that would let
+	// anyone in is refused.
+	if in.BlockPublicPolicy != nil && *in.BlockPublicPolicy && isPublicPolicy(doc) {
+		return nil, apiErr(400, "PublicPolicyException",
+			"This resource policy will grant public access to the secret. Use BlockPublicPolicy to block this.")
 	}
-	sec.Policy = *in.ResourcePolicy
+	sec.Policy, sec.policyDoc = *in.ResourcePolicy, doc
 	return smNameARN{sec.ARN, sec.Name}, nil
 }
 

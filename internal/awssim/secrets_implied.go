@@ -1,8 +1,8 @@
 package awssim
 
 import (
+	"errors"
 	"fmt"
-	"strings"
 )
 
 // Some Secrets Manager calls need more than their own permission, as in
@@ -25,12 +25,19 @@ func init() {
 			// existing one the handler answers ResourceExistsException.
 			arn := partialSecretARN(r.Region, r.Account.ID, in.Name)
 			if len(in.Tags) > 0 {
+				r.setRequestTags(smTags(in.Tags))
 				if err := authorizeActionLocked(r, "secretsmanager:TagResource", arn, ""); err != nil {
 					return nil, err
 				}
 			}
+			if in.KmsKeyID != nil && *in.KmsKeyID != "" {
+				// An unknown key fails the call whether or not it has a value.
+				if _, err := r.Sim.resolveKMSKeyLocked(r.Account, r.Region, *in.KmsKeyID); err != nil {
+					return nil, smInvalidParam("The KMS key %s is not valid or does not exist.", *in.KmsKeyID)
+				}
+			}
 			if in.KmsKeyID != nil && (in.SecretString != nil || in.SecretBinary != nil) {
-				if err := authorizeKMS(r, *in.KmsKeyID, "kms:GenerateDataKey", "kms:Decrypt"); err != nil {
+				if err := authorizeKMS(r, *in.KmsKeyID, arn, "kms:GenerateDataKey", "kms:Decrypt"); err != nil {
 					return nil, err
 				}
 			}
@@ -50,7 +57,7 @@ func withSecretKMS(h opHandler, action string) opHandler {
 		if err != nil {
 			return nil, err
 		}
-		if err := authorizeKMS(r, sec.KMSKeyID, action); err != nil {
+		if err := authorizeKMS(r, sec.KMSKeyID, sec.ARN, action); err != nil {
 			return nil, err
 		}
 		return h(r)
@@ -58,38 +65,52 @@ func withSecretKMS(h opHandler, action string) opHandler {
 }
 
 // authorizeKMS checks the caller's permission for the KMS actions on a
-// secret's key. The AWS managed key (no key, or alias/aws/secretsmanager)
-// needs none: its key policy admits every principal of the account.
-func authorizeKMS(r *Request, keyID string, actions ...string) error {
-	arn, customer := kmsKeyARN(r, keyID)
-	if !customer {
+// secret's key, which Secrets Manager uses on the caller's behalf: under
+// the key policy, with kms:ViaService naming Secrets Manager. The AWS
+// managed key (no key, or alias/aws/secretsmanager) needs none: its key
+// policy admits every principal of the account. An unknown key is
+// InvalidParameterException, as Secrets Manager answers.
+func authorizeKMS(r *Request, keyID string, secretARN string, actions ...string) error {
+	k, err := r.Sim.resolveKMSKeyLocked(r.Account, r.Region, keyID)
+	if err != nil {
+		if r.Op == "GetSecretValue" {
+			return apiErr(400, "DecryptionFailure",
+				"Secrets Manager can't decrypt the protected secret text using the provided KMS key: %s", err)
+		}
+		return smInvalidParam("The KMS key %s is not valid or does not exist.", keyID)
+	}
+	if k.awsManaged {
 		return nil
 	}
+	res := k.resource()
+	res.extra = evalContext{}
+	res.extra.set("kms:ViaService", "secretsmanager."+r.Region+".amazonaws.com")
+	res.extra.set("kms:CallerAccount", r.Account.ID)
+	res.extra.set("aws:ViaAWSService", "true")
+	if secretARN != "" {
+		res.extra.set("kms:EncryptionContext:SecretARN", secretARN)
+	}
 	for _, a := range actions {
-		msg := fmt.Sprintf("Access to KMS is not allowed (%s is not authorized to perform: %s on resource: %s)",
-			r.Cred.PrincipalARN, a, arn)
-		if err := authorizeActionLocked(r, a, arn, msg); err != nil {
+		if err := r.authorizeOn(a, res); err != nil {
+			var ae *APIError
+			if errors.As(err, &ae) {
+				ae.Message = fmt.Sprintf("Access to KMS is not allowed (%s)", ae.Message)
+			}
 			return err
 		}
 	}
 	return nil
 }
 
-// kmsKeyARN resolves a KmsKeyId (key ID, key ARN, alias name or alias ARN)
-// to the key ARN IAM authorizes KMS calls on. The simulator has no KMS
-// keys, so an alias stands for a key whose ID is the alias's name.
-func kmsKeyARN(r *Request, keyID string) (arn string, customer bool) {
-	name, isAlias := strings.CutPrefix(keyID, "alias/")
-	if i := strings.Index(keyID, ":alias/"); i >= 0 && strings.HasPrefix(keyID, "arn:") {
-		name, isAlias = keyID[i+len(":alias/"):], true
+// authorizeActionLocked checks the caller for an action other than the
+// request's own, as AWS does when one call needs several permissions (tags
+// given to a create call). The denial uses the request's service's code;
+// message, when set, replaces AWS's usual one.
+func authorizeActionLocked(r *Request, action, resource, message string) error {
+	err := r.authorizeOn(action, authzResource{arn: resource})
+	var ae *APIError
+	if message != "" && errors.As(err, &ae) {
+		ae.Message = message
 	}
-	switch {
-	case keyID == "" || isAlias && name == "aws/secretsmanager":
-		return "", false
-	case isAlias:
-		return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", r.Region, r.Account.ID, name), true
-	case strings.HasPrefix(keyID, "arn:"):
-		return keyID, true
-	}
-	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", r.Region, r.Account.ID, keyID), true
+	return err
 }

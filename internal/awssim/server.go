@@ -37,6 +37,8 @@ type APIError struct {
 	Status  int
 	// Receiver marks a server-side fault (query protocol's <Type>Receiver</Type>).
 	Receiver bool
+	// drop answers with no response at all: the connection is closed.
+	drop bool
 }
 
 // Error implements error.
@@ -63,6 +65,8 @@ type Request struct {
 	Now     time.Time
 	// Status is the HTTP status for a successful REST response (default 200).
 	Status int
+
+	authz authzState
 }
 
 type opHandler func(r *Request) (any, error)
@@ -116,7 +120,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		return
 	}
 	call := Call{Time: s.clock.Now(), Service: svc.name, Op: req.Op, Region: req.Region, AccessKeyID: auth.keyID}
-	result, cut, err := s.serve(hr.Context(), svc, req, auth)
+	result, after, err := s.serve(hr.Context(), svc, req, auth)
 	if req.Cred != nil {
 		call.AccountID, call.Principal = req.Cred.AccountID, req.Cred.PrincipalARN
 	}
@@ -125,52 +129,56 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		call.ErrorCode = ae.Code
 	}
 	s.ctl.record(call)
-	if err != nil {
-		s.writeError(w, svc, req, err)
-		return
-	}
-	if cut {
+	switch {
+	case ae != nil && ae.drop:
 		cutConnection(w)
-		return
+	case err != nil:
+		s.writeError(w, svc, req, err)
+	case after == FaultCut:
+		cutConnection(w)
+	case after == FaultTruncate:
+		s.writeTruncated(w, svc, req, result)
+	default:
+		s.writeResult(w, svc, req, result)
 	}
-	s.writeResult(w, svc, req, result)
 }
 
 // serve authenticates, applies the test controls and runs the handler.
-func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHeader) (result any, cut bool, err error) {
+// after is the fault that mangles a successful response (cut or truncate).
+func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHeader) (result any, after FaultKind, err error) {
 	h := svc.ops[req.Op]
 	if h == nil {
-		return nil, false, apiErr(400, "InvalidAction", "awssim does not implement %s:%s", svc.name, req.Op)
+		return nil, "", apiErr(400, "InvalidAction", "awssim does not implement %s:%s", svc.name, req.Op)
 	}
 	if d := s.ctl.latencyFor(svc.name, req.Op); d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, false, apiErr(500, "RequestCanceled", "request canceled")
+			return nil, "", apiErr(500, "RequestCanceled", "request canceled")
 		case <-t.C:
 		}
 	}
 	cred, err := s.authenticate(svc, req, auth)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	req.Cred = cred
-	if err := s.ctl.throttle(cred.AccountID, svc); err != nil {
-		return nil, false, err
+	if err := s.ctl.throttle(cred.AccountID, req.Region, svc); err != nil {
+		return nil, "", err
 	}
 	fault := s.ctl.fault(svc.name, req.Op, cred.AccountID)
-	if fault != nil && !fault.CutAfter {
-		return nil, false, &APIError{Code: fault.Code, Message: fault.Message, Status: fault.Status}
+	if err := fault.before(ctx); err != nil {
+		return nil, "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	req.Account = s.accounts[cred.AccountID]
 	if req.Account == nil {
-		return nil, false, apiErr(svc.authHTTP, svc.authCode, "The security token included in the request is invalid.")
+		return nil, "", apiErr(svc.authHTTP, svc.authCode, "The security token included in the request is invalid.")
 	}
-	if err := s.authorizeLocked(req, svc, "*"); err != nil {
-		return nil, false, err
+	if err := s.preauthorizeLocked(req, svc); err != nil {
+		return nil, "", err
 	}
 	if cred.key != nil {
 		now := req.Now
@@ -183,9 +191,14 @@ func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHe
 	}
 	result, err = h(req)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	return result, fault != nil && fault.CutAfter, nil
+	if req.authz.pending {
+		// A strict principal's call was left to a handler that never
+		// checked it: a simulator defect, reported rather than allowed.
+		return nil, "", apiErr(500, "InternalFailure", "awssim: %s:%s succeeded without authorizing its resource", svc.name, req.Op)
+	}
+	return result, fault.after(), nil
 }
 
 // iamServiceName is the service name IAM reports as a key's last-used service.
@@ -196,56 +209,15 @@ func (svc *service) iamServiceName() string {
 	return svc.name
 }
 
-// Authorize checks the caller's role allow-list for the request's action on
-// resource (an ARN, or "*"). Handlers call it when a policy may narrow the
-// action to resources.
+// Authorize checks the caller for the request's action on resource (an
+// ARN, or "*"): its role's allow-list, and for strict principals its
+// identity policies (see authz.go). Handlers call it when a policy may
+// narrow the action to resources.
 func (r *Request) Authorize(resource string) error {
-	return r.Sim.authorizeLocked(r, services[r.Service], resource)
-}
-
-func (s *Sim) authorizeLocked(req *Request, svc *service, resource string) error {
-	c := req.Cred
-	if c.Kind != CredSession {
+	if r.open() {
 		return nil
 	}
-	role := s.accounts[c.AccountID].roles[c.RoleName]
-	if role == nil || role.AllowedActions == nil {
-		return nil
-	}
-	action := svc.actionPrefix() + ":" + req.Op
-	allowed := false
-	for _, p := range role.AllowedActions {
-		if wildcardMatch(strings.ToLower(p), strings.ToLower(action)) {
-			allowed = true
-			break
-		}
-	}
-	if allowed && resource != "*" {
-		for pat, resources := range role.ResourcePrefixes {
-			if !wildcardMatch(strings.ToLower(pat), strings.ToLower(action)) {
-				continue
-			}
-			ok := false
-			for _, rp := range resources {
-				if wildcardMatch(rp, resource) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				allowed = false
-			}
-		}
-	}
-	if allowed {
-		return nil
-	}
-	res := resource
-	if res == "*" {
-		res = "*"
-	}
-	return apiErr(svc.deniedHTTP, svc.deniedCode,
-		"User: %s is not authorized to perform: %s on resource: %s", c.PrincipalARN, action, res)
+	return r.authorizeOn(r.action(), authzResource{arn: resource})
 }
 
 // actionPrefix is the IAM action namespace of the service.

@@ -159,6 +159,7 @@ type Account struct {
 	secrets   map[string]*Secret // by region + "\x00" + name
 	ses       map[string]*EmailIdentity
 	credRep   *credentialReport
+	iamx      *accountIAM
 	userOrder []string // user names in creation order, kept sorted on demand
 }
 
@@ -229,6 +230,8 @@ type Secret struct {
 	Tags              []Tag
 	Policy            string
 	Versions          []*SecretVersion
+
+	policyDoc *policy // Policy, parsed
 }
 
 // SecretVersion is one version of a secret's value.
@@ -487,6 +490,12 @@ func (s *Sim) AddUser(accountID string, spec UserSpec) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		// IAM user tag keys are case-insensitive: keys that differ only in
+		// case are one tag, the last in sort order winning.
+		if i := tagIndex(u.Tags, k); i >= 0 {
+			u.Tags[i] = Tag{Key: k, Value: spec.Tags[k]}
+			continue
+		}
 		u.Tags = append(u.Tags, Tag{Key: k, Value: spec.Tags[k]})
 	}
 	for _, g := range spec.Groups {

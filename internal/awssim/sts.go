@@ -3,7 +3,6 @@ package awssim
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 )
@@ -81,8 +80,15 @@ func stsAssumeRole(r *Request) (any, error) {
 	if target.Status == StatusSuspended {
 		return nil, apiErr(403, "AccessDenied", "%s: the account %s is suspended", denied.Message, target.ID)
 	}
-	if !r.Sim.trustsLocked(role, r.Cred) {
+	direct, viaAccount := r.Sim.trustMatchLocked(role, r.Cred)
+	if !direct && !viaAccount {
 		return nil, denied
+	}
+	// The caller's own policies: a strict caller needs sts:AssumeRole on
+	// the role unless the trust policy names it (in the role's account);
+	// anyone's explicit Deny stops it.
+	if err := r.authorizeAssumeRole(role, target.ID, direct); err != nil {
+		return nil, err
 	}
 	if role.ExternalID != "" && r.Form.Get("ExternalId") != role.ExternalID {
 		return nil, denied
@@ -112,15 +118,39 @@ func stsAssumeRole(r *Request) (any, error) {
 	}, nil
 }
 
-// trustsLocked evaluates the role's trust policy for the calling credential.
-func (s *Sim) trustsLocked(role *Role, c *Credential) bool {
+// authorizeAssumeRole applies the caller's identity policies to
+// sts:AssumeRole on role, whose trust policy has already admitted it
+// (directly, or through its account). Callers without identity policies
+// need nothing more.
+func (r *Request) authorizeAssumeRole(role *Role, targetAccount string, trustedDirectly bool) error {
+	r.authz.pending = false
+	id := r.caller()
+	if !id.strict {
+		return nil
+	}
+	v := decide(id, "sts:AssumeRole", &authzResource{arn: role.ARN, account: targetAccount}, r.Sim.evalContextLocked(r, id, &authzResource{arn: role.ARN, account: targetAccount}))
+	switch {
+	case v.decision == explicitDeny:
+		return r.deniedError("sts:AssumeRole", role.ARN, v.why)
+	case v.allowed:
+		return nil
+	case trustedDirectly && targetAccount == id.account.ID:
+		return nil
+	}
+	return r.deniedError("sts:AssumeRole", role.ARN, v.why)
+}
+
+// trustMatchLocked tells whether the role's trust policy names the caller
+// itself or only its account (which, like any account principal, leaves
+// the decision to the caller's identity policies).
+func (s *Sim) trustMatchLocked(role *Role, c *Credential) (direct, viaAccount bool) {
 	if role.TrustOrgID != "" {
 		if s.org == nil || role.TrustOrgID != s.org.ID {
-			return false
+			return false, false
 		}
 		ca := s.accounts[c.AccountID]
 		if ca == nil || !s.inOrgLocked(ca) {
-			return false
+			return false, false
 		}
 	}
 	caller := c.PrincipalARN
@@ -130,12 +160,15 @@ func (s *Sim) trustsLocked(role *Role, c *Credential) bool {
 			caller = r.ARN
 		}
 	}
-	return slices.ContainsFunc(role.TrustedPrincipals, func(p string) bool {
-		if p == c.AccountID || p == fmt.Sprintf("arn:aws:iam::%s:root", c.AccountID) {
-			return true
+	for _, p := range role.TrustedPrincipals {
+		switch {
+		case strings.EqualFold(p, caller) || (c.Kind == CredSession && strings.EqualFold(p, c.PrincipalARN)):
+			direct = true
+		case p == c.AccountID || p == fmt.Sprintf("arn:aws:iam::%s:root", c.AccountID):
+			viaAccount = true
 		}
-		return strings.EqualFold(p, caller)
-	})
+	}
+	return direct, viaAccount
 }
 
 // inOrgLocked tells whether an account is a member of the organization.
