@@ -3,19 +3,18 @@ package accounts_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"keyrotor/accounts"
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 )
 
 // testOrg is a small organization:
@@ -27,7 +26,7 @@ import (
 //	  Sandbox: 777
 type testOrg struct {
 	sim                      *awssim.Sim
-	url                      string
+	srv                      *awssimtest.Server
 	central                  awssim.Credentials
 	workloads, prod, dev, sb string
 }
@@ -53,18 +52,13 @@ func newTestOrg(t *testing.T) testOrg {
 		sim.AddRole(id, awssim.RoleSpec{Name: "KeyrotorRotationRole", TrustedPrincipals: []string{"222222222222"}, ExternalID: "ext"})
 	}
 	sim.AddRole("777777777777", awssim.RoleSpec{Name: "KeyrotorRotationRole", TrustedPrincipals: []string{"999999999999"}})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	o.url = srv.URL
+	o.srv = awssimtest.Start(t, sim)
 	o.central = sim.RootCredentials("222222222222")
 	return o
 }
 
 func (o testOrg) cfg() aws.Config {
-	return aws.Config{
-		Region: "us-east-1", BaseEndpoint: aws.String(o.url),
-		Credentials: credentials.NewStaticCredentialsProvider(o.central.AccessKeyID, o.central.SecretAccessKey, ""),
-	}
+	return o.srv.Config(o.central)
 }
 
 func ids(ts []accounts.Target) []string {
@@ -156,8 +150,7 @@ func TestDiscover(t *testing.T) {
 func TestDiscoverDeniedForMemberAccount(t *testing.T) {
 	o := newTestOrg(t)
 	member := o.sim.RootCredentials("666666666666")
-	cfg := o.cfg()
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(member.AccessKeyID, member.SecretAccessKey, "")
+	cfg := o.srv.Config(member)
 	_, _, err := accounts.Discover(context.Background(), organizations.NewFromConfig(cfg), accounts.DiscoverOptions{UseOrganizations: true})
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {

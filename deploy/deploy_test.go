@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -21,6 +18,7 @@ import (
 
 	"keyrotor/accounts"
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/notify"
 	"keyrotor/report"
 	"keyrotor/rotation"
@@ -298,13 +296,9 @@ func TestAllowListInSimulator(t *testing.T) {
 		sim.AddRole(member, awssim.RoleSpec{Name: role, TrustedPrincipals: []string{mgmt},
 			AllowedActions: actions, ResourcePrefixes: resources})
 	}
-	srv := newServer(t, sim)
+	srv := awssimtest.Start(t, sim)
 	clients := func(role string) (*iam.Client, *secretsmanager.Client) {
-		c := sim.SessionCredentials(member, role, "test", time.Hour)
-		cfg := aws.Config{
-			Region: "us-east-1", BaseEndpoint: aws.String(srv),
-			Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		}
+		cfg := srv.RoleConfig(member, role, "test")
 		return iam.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
 	}
 	ctx := context.Background()
@@ -367,13 +361,6 @@ func TestAllowListInSimulator(t *testing.T) {
 			}
 		}
 	}
-}
-
-func newServer(t *testing.T, sim *awssim.Sim) string {
-	t.Helper()
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // methods returns the method names of the interface type T.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,11 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/notify"
 	"keyrotor/report"
 	"keyrotor/rotation"
@@ -646,14 +645,7 @@ func newMailSimEnv(t *testing.T, cfg notify.Settings) *mailSimEnv {
 		Tags: map[string]string{"email": "alice@corp.example.com"}})
 	old := sim.AddAccessKey(mailAccount, "alice", awssim.KeySpec{Created: mailNow.Add(-100 * 24 * time.Hour)})
 	repl := sim.AddAccessKey(mailAccount, "alice", awssim.KeySpec{Created: mailNow})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	root := sim.RootCredentials(mailSecurityAccount)
-	awsCfg := aws.Config{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, root.SessionToken),
-	}
+	awsCfg := awssimtest.Start(t, sim).RootConfig(mailSecurityAccount)
 	// This is how cmd/keyrotor builds the client: the SES region may differ
 	// from the home region.
 	client := sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) { o.Region = cfg.Region })

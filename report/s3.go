@@ -18,6 +18,8 @@ type S3Putter interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
+var _ S3Putter = (*s3.Client)(nil)
+
 // contentTypes are the media types of the report formats; anything else is
 // uploaded as application/octet-stream.
 var contentTypes = map[string]string{

@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 )
 
 func TestS3Key(t *testing.T) {
@@ -45,14 +43,7 @@ func newS3Sim(t *testing.T) (*awssim.Sim, *s3.Client) {
 	sim.CreateOrganization("111111111111", "management", "mgmt@example.com")
 	sim.AddAccount(awssim.AccountSpec{ID: s3TestAccount, Name: "security"})
 	sim.CreateBucket(s3TestAccount, "us-east-1", s3TestBucket)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	c := sim.RootCredentials(s3TestAccount)
-	client := s3.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
-	}, func(o *s3.Options) { o.UsePathStyle = true })
+	client := s3.NewFromConfig(awssimtest.Start(t, sim).RootConfig(s3TestAccount), func(o *s3.Options) { o.UsePathStyle = true })
 	return sim, client
 }
 

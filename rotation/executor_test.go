@@ -1,13 +1,11 @@
 package rotation_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -15,9 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -25,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/rotation"
 	"keyrotor/vocab"
 )
@@ -42,13 +38,13 @@ const (
 type exEnv struct {
 	t        *testing.T
 	sim      *awssim.Sim
-	url      string
+	srv      *awssimtest.Server
 	root     awssim.Credentials
 	iam      *iam.Client
 	sm       *secretsmanager.Client
 	pol      rotation.Policy
 	notifier *exNotifier
-	logs     *exLogBuffer
+	logs     *awssimtest.SyncBuffer
 	logger   *slog.Logger
 	users    []string
 	// maxAttempts is the SDK's attempts per call (1: no retries).
@@ -63,11 +59,10 @@ func exNewEnv(t *testing.T, maxAttempts int) *exEnv {
 	sim := awssim.New(awssim.WithSeed(11))
 	sim.CreateOrganization("111111111111", "management", "mgmt@example.com")
 	sim.AddAccount(awssim.AccountSpec{ID: exAccount, Name: "member"})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
+	srv := awssimtest.Start(t, sim)
 	e := &exEnv{
-		t: t, sim: sim, url: srv.URL, root: sim.RootCredentials(exAccount),
-		pol: rotation.DefaultPolicy(), notifier: &exNotifier{}, logs: &exLogBuffer{},
+		t: t, sim: sim, srv: srv, root: sim.RootCredentials(exAccount),
+		pol: rotation.DefaultPolicy(), notifier: &exNotifier{}, logs: &awssimtest.SyncBuffer{},
 		maxAttempts: maxAttempts,
 	}
 	e.logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -80,18 +75,7 @@ func exNewEnv(t *testing.T, maxAttempts int) *exEnv {
 // config is an SDK config signing with c. Retries back off for at most a
 // millisecond so that tests with failures stay fast.
 func (e *exEnv) config(c awssim.Credentials) aws.Config {
-	return aws.Config{
-		Region:       exRegion,
-		BaseEndpoint: aws.String(e.url),
-		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = max(1, e.maxAttempts)
-				o.MaxBackoff = time.Millisecond
-				o.RateLimiter = ratelimit.None
-			})
-		},
-	}
+	return e.srv.Config(c, awssimtest.Region(exRegion), awssimtest.Retries(e.maxAttempts, time.Millisecond))
 }
 
 func (e *exEnv) secretName(user string) string { return "keyrotor/" + exAccount + "/" + user }
@@ -278,24 +262,6 @@ func (e *exEnv) readSecretAs(c awssim.Credentials, user string) (string, error) 
 		return "", err
 	}
 	return aws.ToString(out.SecretString), nil
-}
-
-// exLogBuffer collects log output from concurrent goroutines.
-type exLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *exLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *exLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // exNotifier records notices; fail makes it fail, hook runs on every call.

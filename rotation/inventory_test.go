@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -13,15 +12,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/rotation"
 	"keyrotor/vocab"
 )
@@ -41,25 +38,11 @@ func newInvEnv(t *testing.T, opts ...awssim.Option) *invEnv {
 	sim := awssim.New(append([]awssim.Option{awssim.WithSeed(7)}, opts...)...)
 	sim.CreateOrganization("111111111111", "management", "mgmt@example.com")
 	sim.AddAccount(awssim.AccountSpec{ID: invAccount, Name: "member"})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	c := sim.RootCredentials(invAccount)
-	cfg := aws.Config{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
-		// Throttling is retried by the SDK's standard retryer as in
-		// production, with backoff short enough for a test and without the
-		// client-side retry quota, which a deliberately throttled test
-		// would exhaust.
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 50
-				o.MaxBackoff = 100 * time.Millisecond
-				o.RateLimiter = ratelimit.None
-			})
-		},
-	}
+	// Throttling is retried by the SDK's standard retryer as in
+	// production, with backoff short enough for a test and without the
+	// client-side retry quota, which a deliberately throttled test
+	// would exhaust.
+	cfg := awssimtest.Start(t, sim).RootConfig(invAccount, awssimtest.Retries(50, 100*time.Millisecond))
 	return &invEnv{sim: sim, iam: iam.NewFromConfig(cfg), sm: secretsmanager.NewFromConfig(cfg), now: sim.Now()}
 }
 

@@ -1,26 +1,23 @@
 package rotation_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"keyrotor/accounts"
 	"keyrotor/deploy"
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/report"
 	"keyrotor/rotation"
 	"keyrotor/vocab"
@@ -37,7 +34,7 @@ const (
 // deploy/iam policy, served over HTTP.
 type permEnv struct {
 	sim *awssim.Sim
-	url string
+	srv *awssimtest.Server
 }
 
 func newPermEnv(t *testing.T, policy string, drop ...string) *permEnv {
@@ -55,17 +52,11 @@ func newPermEnv(t *testing.T, policy string, drop ...string) *permEnv {
 	actions = slices.DeleteFunc(actions, func(a string) bool { return slices.Contains(drop, a) })
 	sim.AddRole(permAccount, awssim.RoleSpec{Name: permRole, TrustedPrincipals: []string{permMgmt},
 		AllowedActions: actions, ResourcePrefixes: resources})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &permEnv{sim: sim, url: srv.URL}
+	return &permEnv{sim: sim, srv: awssimtest.Start(t, sim)}
 }
 
 func (e *permEnv) cfg() aws.Config {
-	c := e.sim.SessionCredentials(permAccount, permRole, "test", time.Hour)
-	return aws.Config{
-		Region: "us-east-1", BaseEndpoint: aws.String(e.url), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-	}
+	return e.srv.RoleConfig(permAccount, permRole, "test", awssimtest.NoRetries())
 }
 
 // defaultSecretName is the default secrets.name_template.
@@ -219,29 +210,11 @@ func TestPermissionErrorMessage(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the runner's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runApply runs one apply over the member account and returns its report
 // entry and the log.
 func runApply(t *testing.T, e *permEnv) (report.Account, []report.Key, string) {
 	t.Helper()
-	var logs syncBuffer
+	var logs awssimtest.SyncBuffer
 	r := &rotation.Runner{
 		Connect: func(_ context.Context, _ rotation.AccountTarget) (rotation.AccountAPI, error) {
 			cfg := e.cfg()

@@ -18,6 +18,8 @@ type ReactivateAPI interface {
 	TagUser(ctx context.Context, in *iam.TagUserInput, optFns ...func(*iam.Options)) (*iam.TagUserOutput, error)
 }
 
+var _ ReactivateAPI = (*iam.Client)(nil)
+
 // ErrNotDeactivated is returned when the key is not one keyrotor deactivated.
 var ErrNotDeactivated = errors.New("not deactivated by keyrotor")
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,30 +21,15 @@ import (
 	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 )
-
-// lockedBuffer collects run's stderr, which the server writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // running is a run call serving in the background.
 type running struct {
-	env    map[string]string
-	stderr *lockedBuffer
+	env map[string]string
+	// stderr collects run's stderr, which the server writes while the
+	// test reads.
+	stderr *awssimtest.SyncBuffer
 	stop   func() error
 }
 
@@ -55,7 +38,7 @@ func startRun(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	stderr := &lockedBuffer{}
+	stderr := &awssimtest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		err := run(ctx, args, pw, stderr)
@@ -102,22 +85,13 @@ func startRun(t *testing.T, args ...string) *running {
 // useEnv points the SDK's default configuration at the printed exports,
 // and nowhere else.
 func useEnv(t *testing.T, env map[string]string) {
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-		"AWS_PROFILE":                 "",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-	} {
-		t.Setenv(k, v)
-	}
 	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
 		if env[k] == "" {
 			t.Fatalf("no export of %s in %v", k, env)
 		}
-		t.Setenv(k, env[k])
 	}
+	awssimtest.SetEnv(t, env["AWS_ENDPOINT_URL"], env["AWS_REGION"],
+		awssim.Credentials{AccessKeyID: env["AWS_ACCESS_KEY_ID"], SecretAccessKey: env["AWS_SECRET_ACCESS_KEY"]})
 }
 
 func apiCode(err error) string {

@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/report"
 	"keyrotor/test/xlsxcheck"
 	"keyrotor/vocab"
@@ -674,24 +674,6 @@ func TestAuditJSONLogs(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // setConcurrency rewrites the harness's concurrency settings.
 func (h *harness) setConcurrency(accounts, perAccount int) {
 	h.t.Helper()
@@ -740,7 +722,7 @@ func TestAuditInterrupted(t *testing.T) {
 			}
 		}
 	}()
-	var stdout, stderr syncBuffer
+	var stdout, stderr awssimtest.SyncBuffer
 	code := run(ctx, []string{"--config", h.config, "audit", "--out", out}, h.env(&stdout, &stderr, h.sim.Now))
 	close(stop)
 	select {

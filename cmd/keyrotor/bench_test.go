@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/report"
 )
 
@@ -67,26 +67,10 @@ report:
 //	go test -run '^$' -bench BenchmarkAuditOrg ./cmd/keyrotor/ -audit-bench.baseline-accounts=0   # full baseline, ~2 min
 func BenchmarkAuditOrg(b *testing.B) {
 	sc := awssim.Generate(awssim.GenOptions{Accounts: benchOrgAccounts, UsersPerAccount: benchUsersPerAcct, Seed: 14})
-	sim, seeded, err := sc.Build()
-	if err != nil {
-		b.Fatalf("build scenario: %v", err)
-	}
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
+	srv := awssimtest.StartScenario(b, sc)
+	sim, seeded := srv.Sim, srv.Seeded
 	dir := b.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL":            srv.URL,
-		"AWS_REGION":                  seeded.Region,
-		"AWS_ACCESS_KEY_ID":           seeded.Central.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":       seeded.Central.SecretAccessKey,
-		"AWS_SESSION_TOKEN":           seeded.Central.SessionToken,
-		"AWS_CONFIG_FILE":             filepath.Join(dir, "no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-aws-credentials"),
-		"AWS_PROFILE":                 "",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-	} {
-		b.Setenv(k, v)
-	}
+	awssimtest.SetEnv(b, srv.URL, seeded.Region, seeded.Central)
 	writeConfig := func(name string, accounts, perAccount int) string {
 		p := filepath.Join(dir, name+".yaml")
 		text := fmt.Sprintf(benchConfig, seeded.ExternalID, accounts, perAccount, filepath.Join(dir, name))

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"keyrotor/internal/awssim"
@@ -349,11 +348,7 @@ func (e *e2e) seedSecret(u e2eUser, keyID string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	root := e.sim.RootCredentials(u.account)
-	sm := secretsmanager.NewFromConfig(aws.Config{
-		Region: e.seeded.Region, BaseEndpoint: aws.String(e.url),
-		Credentials: credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
-	})
+	sm := secretsmanager.NewFromConfig(e.srv.RootConfig(u.account))
 	if _, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
 		Name: aws.String(secretName(u)), SecretString: aws.String(string(value)),
 	}); err != nil {

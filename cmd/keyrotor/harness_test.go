@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,15 +13,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/report"
 )
 
@@ -33,7 +30,7 @@ type harness struct {
 	t      *testing.T
 	sim    *awssim.Sim
 	seeded awssim.Seeded
-	url    string
+	srv    *awssimtest.Server
 	dir    string
 	config string
 	// awsOptions point the SDK at the simulator; nil after useProcessEnv.
@@ -70,25 +67,20 @@ func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 	if sc.Now.IsZero() {
 		sc.Now = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 	}
-	sim, seeded, err := sc.Build()
-	if err != nil {
-		t.Fatalf("build scenario: %v", err)
-	}
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	h := &harness{t: t, sim: sim, seeded: seeded, url: srv.URL, dir: t.TempDir()}
+	srv := awssimtest.StartScenario(t, sc)
+	seeded := srv.Seeded
+	h := &harness{t: t, sim: srv.Sim, seeded: seeded, srv: srv, dir: t.TempDir()}
 	h.config = filepath.Join(h.dir, "accounts.yaml")
 	yaml := fmt.Sprintf(harnessConfig, seeded.RoleName, seeded.ExternalID, filepath.Join(h.dir, "reports"), extraYAML)
 	if err := os.WriteFile(h.config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := seeded.Central
 	// The SDK's own loader, told explicitly what a user's environment would
 	// tell it; no process environment is touched, so tests run in parallel.
 	h.awsOptions = []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(seeded.Region),
 		awsconfig.WithBaseEndpoint(srv.URL),
-		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)),
+		awsconfig.WithCredentialsProvider(awssimtest.Provider(seeded.Central)),
 		awsconfig.WithSharedConfigFiles([]string{filepath.Join(h.dir, "no-aws-config")}),
 		awsconfig.WithSharedCredentialsFiles([]string{filepath.Join(h.dir, "no-aws-credentials")}),
 		awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled),
@@ -102,21 +94,7 @@ func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 // that path. Such a test cannot run in parallel.
 func (h *harness) useProcessEnv() {
 	h.t.Helper()
-	c := h.seeded.Central
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL":            h.url,
-		"AWS_REGION":                  h.seeded.Region,
-		"AWS_ACCESS_KEY_ID":           c.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":       c.SecretAccessKey,
-		"AWS_SESSION_TOKEN":           c.SessionToken,
-		"AWS_CONFIG_FILE":             filepath.Join(h.dir, "no-aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(h.dir, "no-aws-credentials"),
-		"AWS_PROFILE":                 "",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CA_BUNDLE":               "",
-	} {
-		h.t.Setenv(k, v)
-	}
+	awssimtest.SetEnv(h.t, h.srv.URL, h.seeded.Region, h.seeded.Central)
 	h.awsOptions, h.getenv = nil, os.Getenv
 }
 
@@ -217,17 +195,9 @@ func (h *harness) assertNoSecrets(texts ...string) {
 // returns the caller's ARN, or the error code AWS answered with.
 func (h *harness) callerIdentity(keyID string) (arn, code string) {
 	h.t.Helper()
-	c, ok := h.sim.CredentialsFor(keyID)
+	cfg, ok := h.srv.KeyConfig(keyID, awssimtest.NoRetries())
 	if !ok {
 		h.t.Fatalf("the simulator has no credentials for %s", keyID)
-	}
-	cfg := aws.Config{
-		Region:       h.seeded.Region,
-		BaseEndpoint: aws.String(h.url),
-		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1; o.RateLimiter = ratelimit.None })
-		},
 	}
 	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	if err != nil {

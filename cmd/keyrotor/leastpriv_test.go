@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -91,9 +90,7 @@ func lpHarness(t *testing.T, policy string, drop ...string) *harness {
 func lpSeedEarlierRotations(t *testing.T, h *harness) {
 	t.Helper()
 	ctx := context.Background()
-	root := h.sim.RootCredentials(lpMember)
-	cfg := aws.Config{Region: h.seeded.Region, BaseEndpoint: aws.String(h.url),
-		Credentials: credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, root.SessionToken)}
+	cfg := h.srv.RootConfig(lpMember)
 	ic, sm := iam.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
 	secret := func(user string, v map[string]string) {
 		b, _ := json.Marshal(v)

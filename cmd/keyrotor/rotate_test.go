@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/xuri/excelize/v2"
@@ -1049,11 +1048,7 @@ func TestRotateLeavesKeyToOtherRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := e.sim.RootCredentials(bob.account)
-	_, err = iam.NewFromConfig(aws.Config{
-		Region: e.seeded.Region, BaseEndpoint: aws.String(e.url),
-		Credentials: credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
-	}).TagUser(context.Background(), &iam.TagUserInput{UserName: aws.String(bob.name), Tags: []iamtypes.Tag{{
+	_, err = iam.NewFromConfig(e.srv.RootConfig(bob.account)).TagUser(context.Background(), &iam.TagUserInput{UserName: aws.String(bob.name), Tags: []iamtypes.Tag{{
 		Key: aws.String(rotation.TagKey(old)), Value: aws.String(intent)}}})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,11 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/rotation"
 )
 
@@ -54,26 +53,9 @@ type sesLocalEmail struct {
 // sesLocal is a running aws-ses-v2-local server.
 type sesLocal struct {
 	url string
-	out *sesLocalOutput
-}
-
-// sesLocalOutput collects the server's stdout and stderr for failure
-// messages; exec writes to it from its own goroutines.
-type sesLocalOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *sesLocalOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *sesLocalOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
+	// out collects the server's stdout and stderr for failure messages;
+	// exec writes to it from its own goroutines.
+	out *awssimtest.SyncBuffer
 }
 
 // startSESLocal starts aws-ses-v2-local on 127.0.0.1 and a free port and
@@ -120,7 +102,7 @@ func trySESLocal(t *testing.T, node, cli string) (*sesLocal, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &sesLocalOutput{}
+	out := &awssimtest.SyncBuffer{}
 	cmd := exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	cmd.Dir = filepath.Dir(cli)
 	// SMTP_TRANSPORT would make it relay every message to a real server.

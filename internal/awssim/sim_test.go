@@ -3,31 +3,26 @@ package awssim_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 )
 
 // newTestServer starts sim on a loopback listener for the test's lifetime.
 func newTestServer(t testing.TB, sim *awssim.Sim) string {
 	t.Helper()
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return awssimtest.Start(t, sim).URL
 }
 
+// cfgFor keeps the SDK's default retryer: these tests check the simulator
+// against the SDK as shipped.
 func cfgFor(url string, c awssim.Credentials) aws.Config {
-	return aws.Config{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-	}
+	return awssimtest.Config(url, c, awssimtest.SDKDefaultRetryer())
 }
 
 func TestCoreGetCallerIdentityAndBadSecret(t *testing.T) {
