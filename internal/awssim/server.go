@@ -73,6 +73,8 @@ type service struct {
 	xmlns     string
 	targetPfx string
 	ops       map[string]opHandler
+	// targetAlias is a second X-Amz-Target prefix some clients send.
+	targetAlias string
 	// route resolves REST requests to operation names.
 	route func(method, path string) (string, bool)
 	// throttleCode and deniedCode are the service's own error codes.
@@ -159,6 +161,9 @@ func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHe
 	if err := s.ctl.throttle(cred.AccountID, svc); err != nil {
 		return nil, false, err
 	}
+	if err := s.ctl.throttleOperation(svc, req.Op, cred.AccountID, req.Region); err != nil {
+		return nil, false, err
+	}
 	fault := s.ctl.fault(svc.name, req.Op, cred.AccountID)
 	if fault != nil && !fault.CutAfter {
 		return nil, false, &APIError{Code: fault.Code, Message: fault.Message, Status: fault.Status}
@@ -169,6 +174,8 @@ func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHe
 	if req.Account == nil {
 		return nil, false, apiErr(svc.authHTTP, svc.authCode, "The security token included in the request is invalid.")
 	}
+	// CloudTrail records what the service answered, denials included.
+	defer func() { s.recordTrailLocked(req, svc, err) }()
 	if err := s.authorizeLocked(req, svc, "*"); err != nil {
 		return nil, false, err
 	}
@@ -449,6 +456,9 @@ func (svc *service) operation(hr *http.Request, body []byte, req *Request) (stri
 	case protoJSON:
 		t := hr.Header.Get("X-Amz-Target")
 		op, ok := strings.CutPrefix(t, svc.targetPfx+".")
+		if !ok && svc.targetAlias != "" {
+			op, ok = strings.CutPrefix(t, svc.targetAlias+".")
+		}
 		if !ok {
 			return "", apiErr(400, "UnknownOperationException", "unknown target %q", t)
 		}

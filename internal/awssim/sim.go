@@ -33,6 +33,8 @@ type Sim struct {
 	accounts map[string]*Account
 	creds    map[string]*Credential
 	outbox   []Email
+	// trail is CloudTrail's event history (cloudtrail.go), made on first use.
+	trail *trailStore
 
 	clock    *Clock
 	ctl      *controls
