@@ -33,8 +33,10 @@ type Sim struct {
 	accounts map[string]*Account
 	creds    map[string]*Credential
 	outbox   []Email
-	// trail is CloudTrail's event history (cloudtrail.go), made on first use.
+	// trail and hub are CloudTrail's event history and Security Hub's
+	// findings (cloudtrail.go, securityhub.go), made on first use.
 	trail *trailStore
+	hub   *hubStore
 
 	clock    *Clock
 	ctl      *controls
