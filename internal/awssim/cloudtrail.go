@@ -112,27 +112,57 @@ type trailParam struct {
 }
 
 // trailEvent is a recorded event, kept compact: a big organization's runs
-// record tens of thousands of them.
+// record tens of thousands of them. Strings that repeat (services,
+// operations, clients) are interned, and what few events have lives in extra.
 type trailEvent struct {
 	seq         uint64
-	time        time.Time
+	unix        int64 // the event's time; CloudTrail keeps seconds
 	source      string
 	name        string
 	accessKeyID string
 	sourceIP    string
 	userAgent   string
-	errCode     string
-	errMsg      string
 	params      []trailParam
-	resources   []TrailResource // explicit ones (AddTrailEvent); else derived from params
 	ident       *trailIdentity
-	id          string // set for AddTrailEvent's own IDs; else derived from seq
+	extra       *trailExtra
 }
 
-// trailLog is one account's history in one region, oldest first.
-type trailLog struct {
-	events []trailEvent
+// trailExtra holds the fields of failed calls and AddTrailEvent's events.
+type trailExtra struct {
+	errCode, errMsg string
+	// id is an event ID AddTrailEvent was given; else it derives from seq.
+	id string
+	// resources are AddTrailEvent's explicit resources; else they derive
+	// from params.
+	resources []TrailResource
 }
+
+func (e *trailEvent) at() time.Time { return time.Unix(e.unix, 0).UTC() }
+
+func (e *trailEvent) errCode() string {
+	if e.extra == nil {
+		return ""
+	}
+	return e.extra.errCode
+}
+
+func (e *trailEvent) errMsg() string {
+	if e.extra == nil {
+		return ""
+	}
+	return e.extra.errMsg
+}
+
+// trailLog is one account's history in one region, oldest first: the
+// events are buf[start:]. Dropping the oldest advances start, and the live
+// events move back to the front of buf when it is full, so a full history
+// takes new events without allocating.
+type trailLog struct {
+	buf   []trailEvent
+	start int
+}
+
+func (l *trailLog) events() []trailEvent { return l.buf[l.start:] }
 
 // trailStore is the simulator's CloudTrail. It is guarded by Sim.mu.
 type trailStore struct {
@@ -144,6 +174,7 @@ type trailStore struct {
 	// interned holds the source IPs and user agents seen, so that the
 	// events of one client share one copy.
 	interned map[string]string
+	sources  map[string]string
 }
 
 // trailInternMax bounds the intern table; past it strings are kept as they come.
@@ -156,9 +187,20 @@ func (s *Sim) trailLocked() *trailStore {
 			logs:     map[trailKey]*trailLog{},
 			idents:   map[string]*trailIdentity{},
 			interned: map[string]string{},
+			sources:  map[string]string{},
 		}
 	}
 	return s.trail
+}
+
+// source is a service's event source, like iam.amazonaws.com.
+func (t *trailStore) source(service string) string {
+	if src, ok := t.sources[service]; ok {
+		return src
+	}
+	src := service + ".amazonaws.com"
+	t.sources[service] = src
+	return src
 }
 
 func (t *trailStore) intern(v string) string {
@@ -181,19 +223,24 @@ func (t *trailStore) add(k trailKey, e trailEvent) {
 		l = &trailLog{}
 		t.logs[k] = l
 	}
-	ev := l.events
+	ev := l.events()
 	i := len(ev)
-	if i > 0 && ev[i-1].time.After(e.time) {
-		i = sort.Search(len(ev), func(j int) bool { return ev[j].time.After(e.time) })
+	if i > 0 && ev[i-1].unix > e.unix {
+		i = sort.Search(len(ev), func(j int) bool { return ev[j].unix > e.unix })
 	}
-	ev = append(ev, trailEvent{})
+	if len(l.buf) == cap(l.buf) && l.start > 0 {
+		n := copy(l.buf, ev)
+		clear(l.buf[n:])
+		l.buf, l.start = l.buf[:n], 0
+	}
+	l.buf = append(l.buf, trailEvent{})
+	ev = l.events()
 	copy(ev[i+1:], ev[i:])
 	ev[i] = e
 	if over := len(ev) - t.capacity; over > 0 {
 		clear(ev[:over])
-		ev = ev[over:]
+		l.start += over
 	}
-	l.events = ev
 }
 
 // SetTrailRecording turns the recording of served requests on (the default)
@@ -232,15 +279,16 @@ func (s *Sim) AddTrailEvent(accountID, region string, e TrailEvent) {
 	}
 	t := s.trailLocked()
 	ev := trailEvent{
-		time:   e.Time.UTC().Truncate(time.Second),
-		source: e.EventSource, name: e.EventName, accessKeyID: e.AccessKeyID,
+		unix:   e.Time.Unix(),
+		source: t.intern(e.EventSource), name: t.intern(e.EventName), accessKeyID: e.AccessKeyID,
 		sourceIP: t.intern(e.SourceIP), userAgent: t.intern(e.UserAgent),
-		errCode: e.ErrorCode, errMsg: e.ErrorMessage,
-		resources: append([]TrailResource(nil), e.Resources...),
-		id:        e.EventID,
+		extra: &trailExtra{
+			errCode: e.ErrorCode, errMsg: e.ErrorMessage, id: e.EventID,
+			resources: append([]TrailResource(nil), e.Resources...),
+		},
 	}
 	if e.Time.IsZero() {
-		ev.time = s.clock.Now().Truncate(time.Second)
+		ev.unix = s.clock.Now().Unix()
 	}
 	keys := make([]string, 0, len(e.RequestParameters))
 	for k := range e.RequestParameters {
@@ -272,15 +320,16 @@ func (s *Sim) TrailEvents(accountID, region string) []TrailEvent {
 	if l == nil {
 		return nil
 	}
-	out := make([]TrailEvent, 0, len(l.events))
-	for i := len(l.events) - 1; i >= 0; i-- {
-		e := &l.events[i]
+	events := l.events()
+	out := make([]TrailEvent, 0, len(events))
+	for i := len(events) - 1; i >= 0; i-- {
+		e := &events[i]
 		te := TrailEvent{
-			EventID: e.eventID(), Time: e.time, AccountID: accountID, Region: region,
+			EventID: e.eventID(), Time: e.at(), AccountID: accountID, Region: region,
 			EventSource: e.source, EventName: e.name, ReadOnly: !IsWriteOp(e.name),
 			AccessKeyID: e.accessKeyID, IdentityType: e.ident.kind, PrincipalARN: e.ident.arn,
 			UserName: e.ident.displayName(), SourceIP: e.sourceIP, UserAgent: e.userAgent,
-			Resources: e.resourceList(), ErrorCode: e.errCode, ErrorMessage: e.errMsg,
+			Resources: e.resourceList(), ErrorCode: e.errCode(), ErrorMessage: e.errMsg(),
 		}
 		if len(e.params) > 0 {
 			te.RequestParameters = make(map[string]string, len(e.params))
@@ -360,8 +409,8 @@ func (s *Sim) recordTrailLocked(r *Request, svc *service, err error) {
 		region = DefaultRegion
 	}
 	ev := trailEvent{
-		time:   r.Now.Truncate(time.Second),
-		source: svc.name + ".amazonaws.com", name: r.Op,
+		unix:   r.Now.Unix(),
+		source: t.source(svc.name), name: t.intern(r.Op),
 		accessKeyID: r.Cred.AccessKeyID,
 		sourceIP:    t.intern(remoteIP(r.HTTP.RemoteAddr)),
 		userAgent:   t.intern(r.HTTP.Header.Get("User-Agent")),
@@ -373,7 +422,7 @@ func (s *Sim) recordTrailLocked(r *Request, svc *service, err error) {
 		if ae, ok := err.(*APIError); ok {
 			code, msg = ae.Code, ae.Message
 		}
-		ev.errCode, ev.errMsg = code, msg
+		ev.extra = &trailExtra{errCode: code, errMsg: msg}
 	}
 	t.add(trailKey{r.Cred.AccountID, region}, ev)
 }
@@ -470,8 +519,8 @@ func (id *trailIdentity) displayName() string {
 // eventID is the event's CloudTrail ID: its own, or one derived from its
 // sequence number (unique in the simulator, and stable across lookups).
 func (e *trailEvent) eventID() string {
-	if e.id != "" {
-		return e.id
+	if e.extra != nil && e.extra.id != "" {
+		return e.extra.id
 	}
 	return seqUUID(e.seq, 0x5eed)
 }
@@ -492,8 +541,8 @@ func splitmix64(x uint64) uint64 {
 
 // resourceList is the resources the event names.
 func (e *trailEvent) resourceList() []TrailResource {
-	if e.resources != nil {
-		return append([]TrailResource(nil), e.resources...)
+	if e.extra != nil && e.extra.resources != nil {
+		return append([]TrailResource(nil), e.extra.resources...)
 	}
 	var out []TrailResource
 	for _, p := range e.params {
@@ -616,22 +665,23 @@ func ctLookupEvents(r *Request) (any, error) {
 		return out, nil
 	}
 	var last *trailEvent
-	for i := len(l.events) - 1; i >= 0; i-- {
-		e := &l.events[i]
+	events := l.events()
+	for i := len(events) - 1; i >= 0; i-- {
+		e := &events[i]
 		if after != nil && !after.above(e) {
 			continue
 		}
-		if e.time.Before(start) {
+		if e.at().Before(start) {
 			break
 		}
-		if !end.IsZero() && e.time.After(end) {
+		if !end.IsZero() && e.at().After(end) {
 			continue
 		}
 		if key != "" && !e.matches(key, value) {
 			continue
 		}
 		if len(out.Events) == max {
-			tok := ctToken(ctCursor{time: last.time, seq: last.seq}, fp)
+			tok := ctToken(ctCursor{unix: last.unix, seq: last.seq}, fp)
 			out.NextToken = &tok
 			break
 		}
@@ -668,14 +718,14 @@ func (e *trailEvent) matches(key, value string) bool {
 
 // ctCursor is where a page of LookupEvents ended: the last event returned.
 type ctCursor struct {
-	time time.Time
+	unix int64
 	seq  uint64
 }
 
 // above tells whether e comes after the cursor in LookupEvents' order
 // (newest first; events of the same second newest recorded first).
 func (c ctCursor) above(e *trailEvent) bool {
-	return e.time.Before(c.time) || e.time.Equal(c.time) && e.seq < c.seq
+	return e.unix < c.unix || e.unix == c.unix && e.seq < c.seq
 }
 
 // ctFingerprint identifies a lookup's parameters, so that a NextToken is
@@ -697,7 +747,7 @@ func ctFingerprint(account, region, key, value string, start, end *float64, cate
 }
 
 func ctToken(c ctCursor, fp string) string {
-	raw := fmt.Sprintf("v1|%d|%d|%s", c.time.Unix(), c.seq, fp)
+	raw := fmt.Sprintf("v1|%d|%d|%s", c.unix, c.seq, fp)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -715,7 +765,7 @@ func ctParseToken(tok, fp string) (ctCursor, bool) {
 	if err1 != nil || err2 != nil {
 		return ctCursor{}, false
 	}
-	return ctCursor{time: time.Unix(sec, 0).UTC(), seq: seq}, true
+	return ctCursor{unix: sec, seq: seq}, true
 }
 
 // ---- the CloudTrail record ----
@@ -785,10 +835,10 @@ func (s *Sim) ctRender(e *trailEvent, account, region string) ctEvent {
 		}
 	}
 	rec := ctRecord{
-		EventVersion: "1.09", UserIdentity: ui, EventTime: ISO(e.time),
+		EventVersion: "1.09", UserIdentity: ui, EventTime: ISO(e.at()),
 		EventSource: e.source, EventName: e.name, AwsRegion: region,
 		SourceIPAddress: e.sourceIP, UserAgent: e.userAgent,
-		ErrorCode: e.errCode, ErrorMessage: e.errMsg,
+		ErrorCode: e.errCode(), ErrorMessage: e.errMsg(),
 		RequestParameters: jsonNull, ResponseElements: jsonNull,
 		RequestID: seqUUID(e.seq, 0x4e9), EventID: e.eventID(),
 		ReadOnly: !IsWriteOp(e.name), EventType: "AwsApiCall", ManagementEvent: true,
@@ -804,7 +854,7 @@ func (s *Sim) ctRender(e *trailEvent, account, region string) ctEvent {
 	}
 	ev := ctEvent{
 		AccessKeyID: e.accessKeyID, CloudTrailEvent: string(b), EventID: rec.EventID,
-		EventName: e.name, EventSource: e.source, EventTime: Epoch(e.time),
+		EventName: e.name, EventSource: e.source, EventTime: Epoch(e.at()),
 		ReadOnly: strconv.FormatBool(rec.ReadOnly), Username: id.displayName(),
 		Resources: []ctResource{},
 	}

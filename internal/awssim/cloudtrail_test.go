@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -604,4 +606,56 @@ func TestCloudTrailBotocoreTarget(t *testing.T) {
 	if resp.StatusCode != 200 || json.Unmarshal(raw, &out) != nil || len(out.Events) != 1 || out.Events[0].EventName != "ListBuckets" {
 		t.Fatalf("status %d: %s", resp.StatusCode, raw)
 	}
+}
+
+// BenchmarkIAMListUsersNoTrail is BenchmarkIAMListUsers with CloudTrail
+// recording off, so the difference is the cost of recording a call.
+func BenchmarkIAMListUsersNoTrail(b *testing.B) {
+	sim, root := newIAMBenchSim(250)
+	sim.SetTrailRecording(false)
+	req, body := iamBenchRequest(b, root, "Action=ListUsers&MaxItems=20&Version=2010-05-08")
+	iamBenchServe(b, sim, req, body)
+}
+
+// BenchmarkTrailBigOrg serves 55 calls in each of 1,000 accounts (a run
+// over a big organization) and reports the heap their CloudTrail history
+// holds.
+func BenchmarkTrailBigOrg(b *testing.B) {
+	const accounts, calls = 1000, 55
+	b.ReportAllocs()
+	var heap float64
+	for b.Loop() {
+		sim := awssim.New()
+		sim.SetCallLog(false)
+		sim.CreateOrganization(iamMgmtID, "management", "mgmt@example.com")
+		reqs := make([]*http.Request, accounts)
+		bodies := make([][]byte, accounts)
+		for i := range accounts {
+			root := iamBenchAccount(sim, fmt.Sprintf("%012d", 300000000000+i), 1)
+			reqs[i], bodies[i] = iamBenchRequest(b, root, "Action=ListAccessKeys&UserName=user-000&Version=2010-05-08")
+			reqs[i].Header.Set("User-Agent", "aws-sdk-go-v2/1.48.0 os/linux lang/go#1.26.8 md/GOOS#linux md/GOARCH#amd64 api/iam#1.65.0 app/keyrotor")
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range accounts {
+			for range calls {
+				reqs[i].Body = io.NopCloser(bytes.NewReader(bodies[i]))
+				rec := httptest.NewRecorder()
+				sim.ServeHTTP(rec, reqs[i])
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if n := len(sim.TrailEvents("300000000000", "us-east-1")); n != calls {
+			b.Fatalf("%d events recorded, want %d", n, calls)
+		}
+		heap = float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		runtime.KeepAlive(sim)
+	}
+	b.ReportMetric(heap/(1<<20), "trail-heap-MiB")
+	b.ReportMetric(heap/(accounts*calls), "trail-B/event")
 }
