@@ -75,8 +75,35 @@ func decodeRecord(t *testing.T, e cttypes.Event) ctRecord {
 	return rec
 }
 
-func ctClient(url string, c awssim.Credentials, region string, opts ...func(*cloudtrail.Options)) *cloudtrail.Client {
+// stableCfg is cfgFor with an HTTP client that hands the transport a copy
+// of each request body. The SDK closes a request's body as soon as the
+// response arrives; when that beats the transport's last read of the body,
+// the transport drops the connection under the response, and the SDK fails
+// with "use of closed network connection" (aws/aws-sdk-go-v2#2737). Its
+// retryer retries that, but these tests count calls, tokens and events
+// exactly, and some turn retries off.
+func stableCfg(url string, c awssim.Credentials) aws.Config {
 	cfg := cfgFor(url, c)
+	cfg.HTTPClient = &http.Client{Transport: bufferedBody{http.DefaultTransport.(*http.Transport).Clone()}}
+	return cfg
+}
+
+type bufferedBody struct{ rt http.RoundTripper }
+
+func (b bufferedBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		raw, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+	}
+	return b.rt.RoundTrip(r)
+}
+
+func ctClient(url string, c awssim.Credentials, region string, opts ...func(*cloudtrail.Options)) *cloudtrail.Client {
+	cfg := stableCfg(url, c)
 	cfg.Region = region
 	return cloudtrail.NewFromConfig(cfg, opts...)
 }
@@ -115,7 +142,7 @@ func ctWorld(t *testing.T) (*iamWorld, awssim.Credentials) {
 func TestCloudTrailRecordsServedCalls(t *testing.T) {
 	w, bob := ctWorld(t)
 	ctx := context.Background()
-	cfg := cfgFor(w.url, bob)
+	cfg := stableCfg(w.url, bob)
 	cfg.AppID = "nightly-report"
 	if _, err := iam.NewFromConfig(cfg).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("bob")}); err != nil {
 		t.Fatal(err)
@@ -199,10 +226,10 @@ func TestCloudTrailRecordsSessionsAndDenials(t *testing.T) {
 		AllowedActions: []string{"iam:ListAccessKeys"}})
 	sess := w.sim.SessionCredentials(iamMemberID, "Auditor", "audit-run", time.Hour)
 	ctx := context.Background()
-	_, err := w.iam(sess, iamNoRetries).ListUsers(ctx, &iam.ListUsersInput{})
+	_, err := iam.NewFromConfig(stableCfg(w.url, sess), iamNoRetries).ListUsers(ctx, &iam.ListUsersInput{})
 	iamWantError(t, err, "AccessDenied", 403)
 	// A failure of the handler is recorded too, with its error code.
-	_, err = w.iam(sess, iamNoRetries).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("nobody")})
+	_, err = iam.NewFromConfig(stableCfg(w.url, sess), iamNoRetries).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("nobody")})
 	iamWantError(t, err, "NoSuchEntity", 404)
 
 	events := lookupAll(t, ctClient(w.url, w.root, "us-east-1"), &cloudtrail.LookupEventsInput{LookupAttributes: byKey(sess.AccessKeyID)})
@@ -231,7 +258,7 @@ func TestCloudTrailNeverRecordsSecretsOrDataEvents(t *testing.T) {
 	w, bob := ctWorld(t)
 	ctx := context.Background()
 	const secretValue = "s3cr3t-value-that-must-not-leak"
-	sm := secretsmanager.NewFromConfig(cfgFor(w.url, w.root))
+	sm := secretsmanager.NewFromConfig(stableCfg(w.url, w.root))
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String(secretValue)}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,13 +268,13 @@ func TestCloudTrailNeverRecordsSecretsOrDataEvents(t *testing.T) {
 	if _, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("app/db")}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := w.iam(w.root).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")})
+	created, err := iam.NewFromConfig(stableCfg(w.url, w.root)).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	newSecret := aws.ToString(created.AccessKey.SecretAccessKey)
 	// S3 object calls are data events, which the Event history leaves out.
-	s3c := s3.NewFromConfig(cfgFor(w.url, bob), func(o *s3.Options) { o.UsePathStyle = true })
+	s3c := s3.NewFromConfig(stableCfg(w.url, bob), func(o *s3.Options) { o.UsePathStyle = true })
 	_, _ = s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("reports"), Key: aws.String("a.txt"), Body: strings.NewReader(secretValue)})
 
 	events := lookupAll(t, ctClient(w.url, w.root, "us-east-1"), &cloudtrail.LookupEventsInput{})
@@ -500,7 +527,7 @@ func TestCloudTrailDefaultLimitIsRetried(t *testing.T) {
 	sim := awssim.New()
 	sim.CreateOrganization(iamMgmtID, "management", "mgmt@example.com")
 	url := newTestServer(t, sim)
-	cfg := cfgFor(url, sim.RootCredentials(iamMgmtID))
+	cfg := stableCfg(url, sim.RootCredentials(iamMgmtID))
 	cfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 10; so.MaxBackoff = 300 * time.Millisecond })
 	}
@@ -529,7 +556,7 @@ func TestCloudTrailCapacityAndRecordingSwitch(t *testing.T) {
 	w, bob := ctWorld(t)
 	ctx := context.Background()
 	w.sim.SetTrailCapacity(5)
-	c := w.iam(bob)
+	c := iam.NewFromConfig(stableCfg(w.url, bob))
 	for range 8 {
 		if _, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("bob")}); err != nil {
 			t.Fatal(err)

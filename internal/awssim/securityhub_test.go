@@ -31,7 +31,7 @@ func newHubWorld(t *testing.T, opts ...awssim.Option) hubWorld {
 }
 
 func (w hubWorld) hub(c awssim.Credentials, region string, opts ...func(*securityhub.Options)) *securityhub.Client {
-	cfg := cfgFor(w.url, c)
+	cfg := stableCfg(w.url, c)
 	cfg.Region = region
 	return securityhub.NewFromConfig(cfg, append([]func(*securityhub.Options){func(o *securityhub.Options) { o.RetryMaxAttempts = 1 }}, opts...)...)
 }
