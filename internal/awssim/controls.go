@@ -83,8 +83,9 @@ type controls struct {
 	noLog    bool
 	realTime func() time.Time
 	// opLimits are the per-operation limits (SetOperationRateLimit), made
-	// from defaultOperationLimits on first use.
-	opLimits map[string]rateLimit
+	// from defaultOperationLimits on first use, with their buckets.
+	opLimits  map[string]rateLimit
+	opBuckets map[string]*bucket
 }
 
 func newControls() *controls {
@@ -299,14 +300,17 @@ func (c *controls) throttleOperation(svc *service, op, account, region string) e
 	return nil
 }
 
-// takeTokenLocked refills the named bucket for the time passed and takes a
+// takeTokenLocked refills the named operation bucket for the time passed and takes a
 // token from it, telling whether there was one.
 func (c *controls) takeTokenLocked(key string, lim rateLimit) bool {
 	now := c.realTime()
-	b := c.buckets[key]
+	b := c.opBuckets[key]
 	if b == nil {
+		if c.opBuckets == nil {
+			c.opBuckets = map[string]*bucket{}
+		}
 		b = &bucket{tokens: lim.burst, last: now}
-		c.buckets[key] = b
+		c.opBuckets[key] = b
 	}
 	b.tokens = min(lim.burst, b.tokens+now.Sub(b.last).Seconds()*lim.perSecond)
 	b.last = now

@@ -92,6 +92,22 @@ var services = map[string]*service{}
 
 func registerService(s *service) { services[s.name] = s }
 
+// servedHooks run, with the simulator's lock held, after the service
+// answered a request of a known account (successfully or with its own
+// error, denials included), the way CloudTrail sees calls. Service files
+// add theirs in init.
+var servedHooks []func(r *Request, svc *service, err error)
+
+// servedLocked runs the served hooks with the request's outcome.
+func (s *Sim) servedLocked(r *Request, svc *service, err *error) {
+	if r.Account == nil {
+		return
+	}
+	for _, h := range servedHooks {
+		h(r, svc, *err)
+	}
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	body, err := io.ReadAll(hr.Body)
@@ -161,8 +177,8 @@ func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHe
 	if err := s.ctl.throttle(cred.AccountID, svc); err != nil {
 		return nil, false, err
 	}
-	if err := s.ctl.throttleOperation(svc, req.Op, cred.AccountID, req.Region); err != nil {
-		return nil, false, err
+	if err = s.ctl.throttleOperation(svc, req.Op, cred.AccountID, req.Region); err != nil {
+		return
 	}
 	fault := s.ctl.fault(svc.name, req.Op, cred.AccountID)
 	if fault != nil && !fault.CutAfter {
@@ -170,12 +186,11 @@ func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHe
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.servedLocked(req, svc, &err)
 	req.Account = s.accounts[cred.AccountID]
 	if req.Account == nil {
 		return nil, false, apiErr(svc.authHTTP, svc.authCode, "The security token included in the request is invalid.")
 	}
-	// CloudTrail records what the service answered, denials included.
-	defer func() { s.recordTrailLocked(req, svc, err) }()
 	if err := s.authorizeLocked(req, svc, "*"); err != nil {
 		return nil, false, err
 	}

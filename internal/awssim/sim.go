@@ -33,10 +33,6 @@ type Sim struct {
 	accounts map[string]*Account
 	creds    map[string]*Credential
 	outbox   []Email
-	// trail and hub are CloudTrail's event history and Security Hub's
-	// findings (cloudtrail.go, securityhub.go), made on first use.
-	trail *trailStore
-	hub   *hubStore
 
 	clock    *Clock
 	ctl      *controls
