@@ -29,7 +29,7 @@ func (c Call) IsWrite() bool { return IsWriteOp(c.Op) }
 
 // IsWriteOp tells whether an operation name changes state.
 func IsWriteOp(op string) bool {
-	for _, p := range []string{"List", "Get", "Describe", "Head", "Simulate"} {
+	for _, p := range []string{"List", "Get", "Describe", "Head", "Simulate", "Lookup"} {
 		if strings.HasPrefix(op, p) {
 			return false
 		}
@@ -94,6 +94,10 @@ type controls struct {
 	calls    []Call
 	noLog    bool
 	realTime func() time.Time
+	// opLimits are the per-operation limits (SetOperationRateLimit), made
+	// from defaultOperationLimits on first use, with their buckets.
+	opLimits  map[string]rateLimit
+	opBuckets map[string]*bucket
 }
 
 func newControls() *controls {
@@ -268,4 +272,75 @@ func (s *Sim) WriteCalls() []Call {
 		}
 	}
 	return out
+}
+
+// defaultOperationLimits are the rate limits AWS documents per operation,
+// account and region (like CloudTrail LookupEvents' 2 per second), which
+// every simulator starts with. Service files add theirs in init.
+var defaultOperationLimits = map[string]rateLimit{}
+
+// SetOperationRateLimit limits calls of one operation ("cloudtrail:LookupEvents")
+// to perSecond (real time) with the given burst, in a token bucket per
+// account and region, as AWS limits some operations; excess calls get the
+// service's throttling error. It replaces the operation's default limit,
+// and perSecond <= 0 removes the limit, the default included.
+func (s *Sim) SetOperationRateLimit(action string, perSecond float64, burst int) {
+	s.ctl.mu.Lock()
+	defer s.ctl.mu.Unlock()
+	limits := s.ctl.opLimitsLocked()
+	if perSecond <= 0 {
+		limits[action] = rateLimit{}
+		return
+	}
+	if burst < 1 {
+		burst = 1
+	}
+	limits[action] = rateLimit{perSecond: perSecond, burst: float64(burst)}
+}
+
+func (c *controls) opLimitsLocked() map[string]rateLimit {
+	if c.opLimits == nil {
+		c.opLimits = make(map[string]rateLimit, len(defaultOperationLimits))
+		for k, v := range defaultOperationLimits {
+			c.opLimits[k] = v
+		}
+	}
+	return c.opLimits
+}
+
+// throttleOperation applies the operation's limit, if any, to the calling
+// account in the request's region.
+func (c *controls) throttleOperation(svc *service, op, account, region string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	action := svc.name + ":" + op
+	lim := c.opLimitsLocked()[action]
+	if lim.perSecond <= 0 {
+		return nil
+	}
+	if !c.takeTokenLocked(action+"/"+account+"/"+region, lim) {
+		return apiErr(svc.throttleHTTP, svc.throttleCode, "Rate exceeded")
+	}
+	return nil
+}
+
+// takeTokenLocked refills the named operation bucket for the time passed and takes a
+// token from it, telling whether there was one.
+func (c *controls) takeTokenLocked(key string, lim rateLimit) bool {
+	now := c.realTime()
+	b := c.opBuckets[key]
+	if b == nil {
+		if c.opBuckets == nil {
+			c.opBuckets = map[string]*bucket{}
+		}
+		b = &bucket{tokens: lim.burst, last: now}
+		c.opBuckets[key] = b
+	}
+	b.tokens = min(lim.burst, b.tokens+now.Sub(b.last).Seconds()*lim.perSecond)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

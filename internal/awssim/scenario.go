@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -140,6 +141,9 @@ type ScenarioAccount struct {
 	// RootKeys are the root user's own access keys (at most two), as the
 	// credential report shows them.
 	RootKeys []ScenarioKey `yaml:"root_keys,omitempty"`
+	// SecurityHub is enabled (default) or disabled: disabled turns Security
+	// Hub off in every region of the account.
+	SecurityHub string `yaml:"security_hub,omitempty"`
 }
 
 // ScenarioFill asks Build for generated users in an account, with the same
@@ -188,7 +192,43 @@ type ScenarioKey struct {
 	Service string `yaml:"service,omitempty"`
 	// Region is the last-used region (default us-east-1).
 	Region string `yaml:"region,omitempty"`
+	// Usage is the key's CloudTrail history: calls made with it before now.
+	Usage []ScenarioUsage `yaml:"usage,omitempty"`
 }
+
+// ScenarioUsage is a run of past calls made with a key from one client,
+// seeded as CloudTrail events: Events calls, evenly spread over Over, the
+// newest Last before now.
+type ScenarioUsage struct {
+	// SourceIP is the client's IP address.
+	SourceIP string `yaml:"source_ip"`
+	// UserAgent is the client's User-Agent header.
+	UserAgent string `yaml:"user_agent"`
+	// Service is the service called, like s3 (its events come from
+	// s3.amazonaws.com).
+	Service string `yaml:"service"`
+	// Event is the operation called, like ListBuckets.
+	Event string `yaml:"event"`
+	// Region is where the calls were made (default us-east-1). IAM and
+	// Organizations calls are recorded in us-east-1 whatever it says.
+	Region string `yaml:"region,omitempty"`
+	// Events is how many calls were made (1 to 1000).
+	Events int `yaml:"events"`
+	// Over is the span the calls are spread over, back from the newest.
+	Over Duration `yaml:"over,omitempty"`
+	// Last is how long before now the newest call was made; nil means the
+	// key's last_used.
+	Last *Duration `yaml:"last,omitempty"`
+}
+
+// Security Hub modes of an account.
+const (
+	SecurityHubEnabled  = "enabled"
+	SecurityHubDisabled = "disabled"
+)
+
+// scnMaxUsageEvents bounds one usage entry, so a typo cannot exhaust memory.
+const scnMaxUsageEvents = 1000
 
 // ScenarioSES holds the SES identities verified in every account.
 type ScenarioSES struct {
@@ -568,6 +608,11 @@ func (v *scnValidator) account(path string, a *ScenarioAccount, ous map[string]b
 			v.add(fmt.Sprintf("%s.groups[%d]", path, i), "%q is not a valid IAM group name", g)
 		}
 	}
+	switch a.SecurityHub {
+	case "", SecurityHubEnabled, SecurityHubDisabled:
+	default:
+		v.add(path+".security_hub", "security_hub must be enabled or disabled, got %q", a.SecurityHub)
+	}
 	if f := a.Generate; f != nil && (f.Users < 0 || f.Users > scnMaxFillUsers) {
 		v.add(path+".generate.users", "must be between 0 and %d, got %d", scnMaxFillUsers, f.Users)
 	}
@@ -644,6 +689,55 @@ func (v *scnValidator) key(path string, k *ScenarioKey) {
 	}
 	if k.Region != "" && !scnRegionRe.MatchString(k.Region) {
 		v.add(path+".region", "%q is not a region like eu-west-1", k.Region)
+	}
+	for i := range k.Usage {
+		v.usage(fmt.Sprintf("%s.usage[%d]", path, i), &k.Usage[i], k, age)
+	}
+}
+
+var (
+	scnServiceRe   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	scnEventNameRe = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{0,127}$`)
+)
+
+// usage checks one usage entry of key k, whose age is age.
+func (v *scnValidator) usage(path string, u *ScenarioUsage, k *ScenarioKey, age Duration) {
+	if net.ParseIP(u.SourceIP) == nil {
+		v.add(path+".source_ip", "%q is not an IP address", u.SourceIP)
+	}
+	if strings.TrimSpace(u.UserAgent) == "" || len(u.UserAgent) > 1024 {
+		v.add(path+".user_agent", "a user agent of 1 to 1024 characters is needed")
+	}
+	if !scnServiceRe.MatchString(u.Service) {
+		v.add(path+".service", "%q is not a service name like s3 or sts", u.Service)
+	}
+	if !scnEventNameRe.MatchString(u.Event) {
+		v.add(path+".event", "%q is not an operation name like ListBuckets", u.Event)
+	}
+	if u.Region != "" && !scnRegionRe.MatchString(u.Region) {
+		v.add(path+".region", "%q is not a region like eu-west-1", u.Region)
+	}
+	if u.Events < 1 || u.Events > scnMaxUsageEvents {
+		v.add(path+".events", "must be between 1 and %d, got %d", scnMaxUsageEvents, u.Events)
+	}
+	if u.Over < 0 || u.Over == scnNeverUsed {
+		v.add(path+".over", "over must be a span like 30d")
+	}
+	last := k.LastUsed
+	if u.Last != nil {
+		last = u.Last
+		if *u.Last < 0 || *u.Last == scnNeverUsed {
+			v.add(path+".last", "last must be a span like 2h")
+			return
+		}
+	}
+	switch {
+	case last == nil:
+		v.add(path, "the key was never used (no last_used), so it cannot have usage")
+	case k.LastUsed != nil && *last < *k.LastUsed:
+		v.add(path+".last", "the newest call (%s ago) would be after the key's last_used (%s ago)", *last, *k.LastUsed)
+	case (k.Created.IsZero() || !v.now.IsZero()) && *last+u.Over > age:
+		v.add(path+".over", "the oldest call (%s ago) would be before the key was created (%s ago)", *last+u.Over, age)
 	}
 }
 
@@ -762,6 +856,9 @@ func (sc *Scenario) Build(opts ...Option) (*Sim, Seeded, error) {
 		for _, id := range sc.SES.Verified {
 			sim.VerifyEmailIdentity(a.ID, sd.Region, id)
 		}
+		if a.SecurityHub == SecurityHubDisabled {
+			sim.SetSecurityHubEnabled(a.ID, "", false)
+		}
 	}
 	sd.Central = sim.RootCredentials(sec.ID)
 	return sim, sd, nil
@@ -787,8 +884,34 @@ func scnSeedUser(sim *Sim, accountID string, u ScenarioUser, now time.Time) {
 		keys[i] = ks
 	}
 	sim.AddUser(accountID, UserSpec{Name: u.Name, Path: u.Path, Created: created, Tags: u.Tags, Groups: u.Groups})
-	for _, k := range keys {
-		sim.AddAccessKey(accountID, u.Name, k)
+	for i, k := range keys {
+		c := sim.AddAccessKey(accountID, u.Name, k)
+		for _, use := range u.Keys[i].Usage {
+			scnSeedUsage(sim, accountID, c.AccessKeyID, u.Keys[i], use, now)
+		}
+	}
+}
+
+// scnSeedUsage adds a usage entry's calls to the key's CloudTrail history.
+func scnSeedUsage(sim *Sim, accountID, keyID string, k ScenarioKey, u ScenarioUsage, now time.Time) {
+	last := time.Duration(*k.LastUsed)
+	if u.Last != nil {
+		last = time.Duration(*u.Last)
+	}
+	region := u.Region
+	if region == "" || trailGlobal[u.Service] {
+		region = DefaultRegion
+	}
+	step := time.Duration(0)
+	if u.Events > 1 {
+		step = time.Duration(u.Over) / time.Duration(u.Events)
+	}
+	for i := range u.Events {
+		sim.AddTrailEvent(accountID, region, TrailEvent{
+			Time:        now.Add(-last - time.Duration(i)*step),
+			EventSource: u.Service + ".amazonaws.com", EventName: u.Event,
+			AccessKeyID: keyID, SourceIP: u.SourceIP, UserAgent: u.UserAgent,
+		})
 	}
 }
 

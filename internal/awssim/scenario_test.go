@@ -2,6 +2,7 @@ package awssim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/goccy/go-yaml"
@@ -112,6 +115,32 @@ accounts:
 			[]string{`s.yaml:8: ous[1].name: OU "Security" is defined twice`}},
 		{"duplicate nested OU", strings.Replace(scnBase, "[{name: Prod}, {name: Dev}]", "[{name: Prod}, {name: Prod}]", 1),
 			[]string{`s.yaml:9: ous[1].children[1].name: OU "Workloads/Prod" is defined twice`}},
+		{"usage", scnBase + `accounts:
+  - id: "333333333333"
+    name: a
+    security_hub: off
+    users:
+      - name: u
+        keys:
+          - age: 10d
+            last_used: 1d
+            usage:
+              - {source_ip: 10.0.0.300, user_agent: "", service: S3, event: listBuckets, region: mars, events: 0, over: 30d}
+              - {source_ip: 10.0.0.3, user_agent: cli, service: s3, event: ListBuckets, events: 2, last: 1h}
+          - age: 10d
+            usage: [{source_ip: 10.0.0.3, user_agent: cli, service: s3, event: ListBuckets, events: 1}]
+`, []string{
+			`s.yaml:14: accounts[0].security_hub: security_hub must be enabled or disabled, got "off"`,
+			`s.yaml:21: accounts[0].users[0].keys[0].usage[0].source_ip: "10.0.0.300" is not an IP address`,
+			`s.yaml:21: accounts[0].users[0].keys[0].usage[0].user_agent: a user agent of 1 to 1024 characters is needed`,
+			`s.yaml:21: accounts[0].users[0].keys[0].usage[0].service: "S3" is not a service name`,
+			`s.yaml:21: accounts[0].users[0].keys[0].usage[0].event: "listBuckets" is not an operation name`,
+			`s.yaml:21: accounts[0].users[0].keys[0].usage[0].region: "mars" is not a region`,
+			`s.yaml:21: accounts[0].users[0].keys[0].usage[0].events: must be between 1 and 1000, got 0`,
+			"s.yaml:21: accounts[0].users[0].keys[0].usage[0].over: the oldest call (31d ago) would be before the key was created (10d ago)",
+			"s.yaml:22: accounts[0].users[0].keys[0].usage[1].last: the newest call (1h ago) would be after the key's last_used (1d ago)",
+			"s.yaml:24: accounts[0].users[0].keys[1].usage[0]: the key was never used (no last_used), so it cannot have usage",
+		}},
 		{"created after now", scnBase + `accounts:
   - id: "333333333333"
     name: a
@@ -612,6 +641,8 @@ func TestDemoScenario(t *testing.T) {
 		t.Errorf("breakglass-admin = %+v", bg)
 	}
 
+	scnCheckDemoHeldKey(t, sim, sd)
+
 	var tagged int
 	for _, a := range append([]ScenarioAccount{sc.Organization.ManagementAccount, sc.Organization.SecurityAccount}, sc.Accounts...) {
 		users := a.Users
@@ -647,5 +678,120 @@ func TestLoadScenarioMissingFile(t *testing.T) {
 	_, err := LoadScenario("testdata/does-not-exist.yaml")
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestScenarioUsageAndSecurityHub(t *testing.T) {
+	src := scnBase + `accounts:
+  - id: "333333333333"
+    name: a
+    security_hub: disabled
+    users:
+      - name: deployer
+        keys:
+          - age: 100d
+            last_used: 2h
+            usage:
+              - {source_ip: 203.0.113.7, user_agent: aws-cli/2.15.0, service: s3, event: ListBuckets, region: eu-west-1, events: 4, over: 4d}
+              - {source_ip: 198.51.100.20, user_agent: Terraform/1.9.5, service: iam, event: GetUser, region: eu-west-1, events: 1, last: 1d}
+  - id: "444444444444"
+    name: b
+`
+	sc, err := ParseScenario("s.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, _, err := sc.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := sim.Keys("333333333333")[0]
+	eu := sim.TrailEvents("333333333333", "eu-west-1")
+	if len(eu) != 4 {
+		t.Fatalf("%d events in eu-west-1, want 4", len(eu))
+	}
+	for i, e := range eu {
+		want := scnNow.Add(-2*time.Hour - time.Duration(i)*24*time.Hour)
+		if !e.Time.Equal(want) || e.SourceIP != "203.0.113.7" || e.UserAgent != "aws-cli/2.15.0" || e.EventSource != "s3.amazonaws.com" ||
+			e.EventName != "ListBuckets" || e.AccessKeyID != key.ID || e.UserName != "deployer" || e.IdentityType != "IAMUser" || !e.ReadOnly {
+			t.Errorf("event %d = %+v, want at %v", i, e, want)
+		}
+	}
+	// IAM is global: its events are in us-east-1 whatever the entry says.
+	us := sim.TrailEvents("333333333333", "us-east-1")
+	if len(us) != 1 || us[0].EventName != "GetUser" || !us[0].Time.Equal(scnNow.Add(-24*time.Hour)) {
+		t.Fatalf("us-east-1 events = %+v", us)
+	}
+	sim.mu.Lock()
+	h := sim.hubLocked()
+	off, on := h.isEnabled("333333333333", "us-west-2"), h.isEnabled("444444444444", "us-east-1")
+	sim.mu.Unlock()
+	if off || !on {
+		t.Errorf("security hub enabled: a %v, b %v", off, on)
+	}
+
+	// Usage survives YAML.
+	out, err := yaml.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseScenario("round.yaml", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !reflect.DeepEqual(back.Accounts[0].Users[0].Keys[0].Usage, sc.Accounts[0].Users[0].Keys[0].Usage) || back.Accounts[0].SecurityHub != SecurityHubDisabled {
+		t.Errorf("round trip: %+v", back.Accounts[0])
+	}
+}
+
+// scnCheckDemoHeldKey checks the key the demo keeps using after its
+// replacement is issued. cmd/keyrotor's demo picks the first rotated key in
+// account and user order; management is not rotated, so it is the first
+// stale key of the security account: ana.lima's. Its CloudTrail history,
+// read with LookupEvents, shows two clients.
+func scnCheckDemoHeldKey(t *testing.T, sim *Sim, sd Seeded) {
+	t.Helper()
+	var held *KeyInfo
+	for _, k := range sim.Keys(sd.SecurityAccountID) {
+		if k.Status == "Active" && scnNow.Sub(k.Created) >= 90*24*time.Hour {
+			held = &k
+			break
+		}
+	}
+	if held == nil || held.User != "ana.lima" {
+		t.Fatalf("the demo's first stale key in the security account is %+v, want ana.lima's", held)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	c := sd.Central
+	ct := cloudtrail.NewFromConfig(aws.Config{
+		Region: sd.Region, BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, ""),
+	})
+	clients := map[string]int{}
+	p := cloudtrail.NewLookupEventsPaginator(ct, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
+		{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(held.ID)}}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("LookupEvents: %v", err)
+		}
+		for _, e := range page.Events {
+			var rec struct {
+				SourceIPAddress, UserAgent, EventName string
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec); err != nil {
+				t.Fatal(err)
+			}
+			agent, _, _ := strings.Cut(rec.UserAgent, " ")
+			clients[rec.SourceIPAddress+" "+agent+" "+rec.EventName]++
+			if e.EventTime.After(*held.LastUsed) || e.EventTime.Before(scnNow.Add(-31*24*time.Hour)) {
+				t.Errorf("event at %v, key last used %v", e.EventTime, held.LastUsed)
+			}
+		}
+	}
+	want := map[string]int{"203.0.113.7 aws-cli/2.15.0 ListBuckets": 12, "198.51.100.20 Terraform/1.9.5 GetCallerIdentity": 28}
+	if !reflect.DeepEqual(clients, want) {
+		t.Errorf("clients of the held key = %v, want %v", clients, want)
 	}
 }

@@ -77,6 +77,8 @@ type service struct {
 	xmlns     string
 	targetPfx string
 	ops       map[string]opHandler
+	// targetAlias is a second X-Amz-Target prefix some clients send.
+	targetAlias string
 	// route resolves REST requests to operation names.
 	route func(method, path string) (string, bool)
 	// throttleCode and deniedCode are the service's own error codes.
@@ -93,6 +95,22 @@ type service struct {
 var services = map[string]*service{}
 
 func registerService(s *service) { services[s.name] = s }
+
+// servedHooks run, with the simulator's lock held, after the service
+// answered a request of a known account (successfully or with its own
+// error, denials included), the way CloudTrail sees calls. Service files
+// add theirs in init.
+var servedHooks []func(r *Request, svc *service, err error)
+
+// servedLocked runs the served hooks with the request's outcome.
+func (s *Sim) servedLocked(r *Request, svc *service, err *error) {
+	if r.Account == nil {
+		return
+	}
+	for _, h := range servedHooks {
+		h(r, svc, *err)
+	}
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
@@ -167,12 +185,16 @@ func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHe
 	if err := s.ctl.throttle(cred.AccountID, req.Region, svc); err != nil {
 		return nil, "", err
 	}
+	if err = s.ctl.throttleOperation(svc, req.Op, cred.AccountID, req.Region); err != nil {
+		return
+	}
 	fault := s.ctl.fault(svc.name, req.Op, cred.AccountID)
 	if err := fault.before(ctx); err != nil {
 		return nil, "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.servedLocked(req, svc, &err)
 	req.Account = s.accounts[cred.AccountID]
 	if req.Account == nil {
 		return nil, "", apiErr(svc.authHTTP, svc.authCode, "The security token included in the request is invalid.")
@@ -421,6 +443,9 @@ func (svc *service) operation(hr *http.Request, body []byte, req *Request) (stri
 	case protoJSON:
 		t := hr.Header.Get("X-Amz-Target")
 		op, ok := strings.CutPrefix(t, svc.targetPfx+".")
+		if !ok && svc.targetAlias != "" {
+			op, ok = strings.CutPrefix(t, svc.targetAlias+".")
+		}
 		if !ok {
 			return "", apiErr(400, "UnknownOperationException", "unknown target %q", t)
 		}
