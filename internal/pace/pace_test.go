@@ -75,7 +75,8 @@ func TestSet(t *testing.T) {
 		"SESv2":      {},
 	}, Options{Rate: 5, Min: 1, Max: 5, Burst: 1})
 	a, b := s.For("111111111111"), s.For("222222222222")
-	if a("IAM", "us-east-1") != a("IAM", "us-east-1") || a("IAM", "us-east-1") == b("IAM", "us-east-1") {
+	first, again := a("IAM", "us-east-1"), a("IAM", "us-east-1")
+	if first != again || first == b("IAM", "us-east-1") {
 		t.Error("limiters are not one per account and service")
 	}
 	if a("CloudTrail", "us-east-1") == a("CloudTrail", "eu-west-1") {
