@@ -268,7 +268,6 @@ func violation(value, field, constraint string) string {
 // ---- input validation ----
 
 var (
-	userNameRe    = regexp.MustCompile(`^[\w+=,.@-]+$`)
 	accessKeyIDRe = regexp.MustCompile(`^\w+$`)
 	tagKeyRe      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
 	tagValueRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)

@@ -257,12 +257,3 @@ func trustPolicyDocument(role *Role) string {
 	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{st}})
 	return string(b)
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

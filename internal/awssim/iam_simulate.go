@@ -17,13 +17,6 @@ func init() {
 	services["iam"].ops["SimulatePrincipalPolicy"] = iamSimulatePrincipalPolicy
 }
 
-// Evaluation decisions, as IAM spells them.
-const (
-	DecisionAllowed      = "allowed"
-	DecisionImplicitDeny = "implicitDeny"
-	DecisionExplicitDeny = "explicitDeny"
-)
-
 type iamStatementXML struct {
 	SourcePolicyID   string `xml:"SourcePolicyId"`
 	SourcePolicyType string `xml:"SourcePolicyType"`

@@ -2,8 +2,6 @@ package awssim
 
 import (
 	"fmt"
-	"hash/fnv"
-	"regexp"
 	"slices"
 	"time"
 )
@@ -90,26 +88,10 @@ var awsManagedPolicies = func() map[string]*managedPolicy {
 	return out
 }()
 
-// stableID derives an IAM-style ID from a name, for entities whose IDs
-// must not depend on the simulator's seed.
-func stableID(name string, n int) string {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	x := h.Sum64()
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = upperAlnum[x%uint64(len(upperAlnum))]
-		x = x/uint64(len(upperAlnum)) ^ uint64(i)*0x9e3779b97f4a7c15
-	}
-	return string(b)
-}
-
 // AWSManagedPolicyARN returns the ARN of an AWS managed policy the
 // simulator knows ("AdministratorAccess", "PowerUserAccess" or
 // "IAMUserChangePassword"), for AttachPrincipalPolicy and scenarios.
 func AWSManagedPolicyARN(name string) string { return "arn:aws:iam::aws:policy/" + name }
-
-var iamEntityARNRe = regexp.MustCompile(`^arn:aws:iam::(\d{12}):(user|role|group)(/(?:[\x21-\x7e]*/)?)?([\w+=,.@-]{1,128})$`)
 
 // entityKey resolves a user, role or group ARN to its account and key in
 // accountIAM.entities. The entity must exist at the ARN's path.

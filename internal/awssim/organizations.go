@@ -3,7 +3,6 @@ package awssim
 import (
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -155,8 +154,6 @@ func orgDescribeOrganization(r *Request) (any, error) {
 		MasterAccountEmail: mgmt.Email, MasterAccountID: org.ManagementAccount,
 	}}, nil
 }
-
-var accountIDRe = regexp.MustCompile(`^\d{12}$`)
 
 func orgDescribeAccount(r *Request) (any, error) {
 	org, err := orgReader(r)

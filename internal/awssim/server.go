@@ -30,25 +30,6 @@ const (
 	protoRESTXML         // S3
 )
 
-// APIError is an error response in the service's own format.
-type APIError struct {
-	Code    string
-	Message string
-	Status  int
-	// Receiver marks a server-side fault (query protocol's <Type>Receiver</Type>).
-	Receiver bool
-	// drop answers with no response at all: the connection is closed.
-	drop bool
-}
-
-// Error implements error.
-func (e *APIError) Error() string { return e.Code + ": " + e.Message }
-
-// apiErr builds an APIError.
-func apiErr(status int, code, format string, args ...any) *APIError {
-	return &APIError{Code: code, Message: fmt.Sprintf(format, args...), Status: status}
-}
-
 // Request is one decoded API call as a handler sees it. Handlers run with
 // the simulator's lock held and must not block.
 type Request struct {
@@ -647,27 +628,6 @@ func cutConnection(w http.ResponseWriter) {
 	}
 	_ = conn.Close()
 }
-
-// EpochTime encodes as seconds since the epoch, the JSON protocols' timestamp format.
-type EpochTime time.Time
-
-// MarshalJSON implements json.Marshaler.
-func (t EpochTime) MarshalJSON() ([]byte, error) {
-	tt := time.Time(t)
-	return []byte(strconv.FormatFloat(float64(tt.UnixMilli())/1000, 'f', 3, 64)), nil
-}
-
-// Epoch converts a time for a JSON response (nil for the zero time).
-func Epoch(t time.Time) *EpochTime {
-	if t.IsZero() {
-		return nil
-	}
-	e := EpochTime(t)
-	return &e
-}
-
-// ISO formats a time as the query protocols do.
-func ISO(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
 // signingKeys caches derived SigV4 keys by secret and scope: the HMAC chain
 // is the same for every request a credential signs on one day.

@@ -741,10 +741,6 @@ func sortedUserNames(a *Account) []string {
 
 // ---- ids ----
 
-const upperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-const lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
-const secretChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
 func (s *Sim) randFrom(alphabet string, n int) string {
 	s.rngMu.Lock()
 	defer s.rngMu.Unlock()

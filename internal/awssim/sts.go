@@ -47,10 +47,7 @@ type stsAssumeRoleResult struct {
 	AssumedRoleUser stsAssumedRoleUser `xml:"AssumedRoleUser"`
 }
 
-var (
-	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role(/(?:[\w+=,.@-]+/)*)?([\w+=,.@-]{1,64})$`)
-	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-)
+var sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 func stsAssumeRole(r *Request) (any, error) {
 	roleARN := r.Form.Get("RoleArn")
