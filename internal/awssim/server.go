@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,11 +164,8 @@ func (s *Sim) serve(ctx context.Context, svc *service, req *Request, auth authHe
 		return nil, "", err
 	}
 	req.Cred = cred
-	if err := s.ctl.throttle(cred.AccountID, req.Region, svc); err != nil {
-		return nil, "", err
-	}
-	if err = s.ctl.throttleOperation(svc, req.Op, cred.AccountID, req.Region); err != nil {
-		return
+	if !s.ctl.throttle(cred.AccountID, req.Region, svc.name) || !s.ctl.throttleOperation(svc.name, req.Op, cred.AccountID, req.Region) {
+		return nil, "", apiErr(svc.throttleHTTP, svc.throttleCode, "Rate exceeded")
 	}
 	fault := s.ctl.fault(svc.name, req.Op, cred.AccountID)
 	if err := fault.before(ctx); err != nil {
@@ -694,4 +692,74 @@ func hmacSHA256(key []byte, data string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(data))
 	return m.Sum(nil)
+}
+
+// bufferedResponse collects a response so that it can be cut short.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+// writeTruncated writes a successful response with its body cut in half,
+// framed correctly (Content-Length is the shortened length), so the
+// client reads the whole response and fails to decode it.
+func (s *Sim) writeTruncated(w http.ResponseWriter, svc *service, req *Request, result any) {
+	buf := &bufferedResponse{header: http.Header{}}
+	s.writeResult(buf, svc, req, result)
+	body := buf.body.Bytes()
+	n := len(body) / 2
+	if n == 0 && len(body) > 1 {
+		n = 1
+	}
+	for k, v := range buf.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	status := buf.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body[:n])
+}
+
+// SupportsOperation tells whether the simulator serves service (a SigV4
+// signing name such as "iam") and, unless op is "*", its operation op. It
+// lets a command line check a fault or latency pattern before serving.
+func SupportsOperation(service, op string) bool {
+	svc := services[service]
+	if svc == nil {
+		return false
+	}
+	if op == "*" {
+		return true
+	}
+	_, ok := svc.ops[op]
+	return ok
+}
+
+// ServiceNames lists the services the simulator serves, sorted.
+func ServiceNames() []string {
+	names := make([]string, 0, len(services))
+	for n := range services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
