@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// credReportMaxAge is how long IAM serves a generated credential report
-// before GenerateCredentialReport starts a new one.
-const credReportMaxAge = 4 * time.Hour
-
 // credReportColumns are the credential report's columns, in AWS's order.
 var credReportColumns = []string{
 	"user", "arn", "user_creation_time", "password_enabled", "password_last_used",
@@ -23,29 +19,9 @@ var credReportColumns = []string{
 	"cert_1_active", "cert_1_last_rotated", "cert_2_active", "cert_2_last_rotated",
 }
 
-// credentialReport is an account's IAM credential report: a snapshot taken
-// when generation started, so later key changes do not show in it until a
-// new report is generated.
-type credentialReport struct {
-	generated time.Time
-	// readyAt is when generation completes (generated + the simulator's
-	// credential report delay).
-	readyAt time.Time
-	content []byte
-}
-
 func newCredentialReport(a *Account, now time.Time, delay time.Duration) *credentialReport {
 	return &credentialReport{generated: now, readyAt: now.Add(delay), content: credentialReportCSV(a)}
 }
-
-// stale tells whether the report is old enough that generating again
-// starts a new one.
-func (c *credentialReport) stale(now time.Time) bool {
-	return !now.Before(c.generated.Add(credReportMaxAge))
-}
-
-// ready tells whether generation has completed.
-func (c *credentialReport) ready(now time.Time) bool { return !now.Before(c.readyAt) }
 
 // credentialReportCSV renders the account's credential report. The root
 // user's row comes first, as AWS writes it: its password columns say

@@ -44,12 +44,8 @@ func init() {
 	})
 }
 
-// IAM quotas the simulator enforces, as AWS does.
-const (
-	maxKeysPerUser = 2
-	maxTagsPerUser = 50
-	maxListItems   = 1000
-)
+// maxListItems is the largest MaxItems IAM's list calls take.
+const maxListItems = 1000
 
 // ---- XML shapes (element names as in the IAM API reference) ----
 
@@ -362,29 +358,6 @@ func targetUser(r *Request) (*User, error) {
 	return u, nil
 }
 
-// sortedUsersLocked returns the account's user names in alphabetical order
-// (the order AWS lists them in). It sorts userOrder in place and only when
-// needed, so a list call costs a binary search, not a sort.
-func (a *Account) sortedUsersLocked() []string {
-	if len(a.userOrder) != len(a.users) {
-		a.userOrder = a.userOrder[:0]
-		for n := range a.users {
-			a.userOrder = append(a.userOrder, n)
-		}
-	}
-	if !sort.StringsAreSorted(a.userOrder) {
-		sort.Strings(a.userOrder)
-	}
-	return a.userOrder
-}
-
-// UserNames returns the IAM user names of accountID in alphabetical order.
-func (s *Sim) UserNames(accountID string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.mustAccount(accountID).sortedUsersLocked())
-}
-
 // ---- pagination ----
 
 // Markers are opaque to clients, as AWS's are; the prefix lets the
@@ -645,16 +618,6 @@ func iamListUserTags(r *Request) (any, error) {
 		return nil, err
 	}
 	return iamListUserTagsResult{Tags: slices.Clone(u.Tags[lo:hi]), IsTruncated: next != "", Marker: next}, nil
-}
-
-// tagIndex finds a tag by key; IAM tag keys are case-insensitive.
-func tagIndex(tags []Tag, key string) int {
-	for i, t := range tags {
-		if strings.EqualFold(t.Key, key) {
-			return i
-		}
-	}
-	return -1
 }
 
 // checkTagKeys applies the model constraints on tag keys; field formats

@@ -14,45 +14,6 @@ import (
 // behaviour: users may do anything, and role sessions what their optional
 // allow-list (RoleSpec.AllowedActions) lets them. See authz.go.
 
-// accountIAM is what an account holds besides its users, roles and groups:
-// identity policies, customer managed policies, KMS keys and the root
-// user's access keys. It is created on first use, so accounts that use
-// none of these cost nothing.
-type accountIAM struct {
-	// entities holds the identity policies of users, roles and groups by
-	// "user/NAME", "role/NAME" or "group/NAME". An entry, even an empty
-	// one, makes the principal strict.
-	entities map[string]*entityPolicies
-	// managed are the account's customer managed policies, by ARN.
-	managed map[string]*managedPolicy
-	// kms holds the account's KMS keys (kms.go).
-	kms []*kmsKey
-	// root holds the root user's access keys in Keys. It is no IAM user:
-	// it is never in the account's user table, so ListUsers and the user
-	// calls never see it.
-	root *User
-}
-
-// entityPolicies are one user's, role's or group's identity policies.
-type entityPolicies struct {
-	inline   []namedPolicy
-	attached []string // managed policy ARNs
-}
-
-type namedPolicy struct {
-	name, text string
-	doc        *policy
-}
-
-// managedPolicy is a customer managed policy, or one of the AWS managed
-// policies the simulator knows (awsManagedPolicies).
-type managedPolicy struct {
-	name, arn, id, path, text string
-	doc                       *policy
-	created                   time.Time
-	awsManaged                bool
-}
-
 func (s *Sim) iamExtLocked(a *Account) *accountIAM {
 	if a.iamx == nil {
 		a.iamx = &accountIAM{entities: map[string]*entityPolicies{}, managed: map[string]*managedPolicy{}}

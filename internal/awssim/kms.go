@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 )
 
 // KMS, as far as Secrets Manager needs it: customer managed keys with key
@@ -29,23 +28,6 @@ func init() {
 			"GetKeyPolicy": kmsGetKeyPolicy,
 		},
 	})
-}
-
-// kmsKey is a customer managed KMS key.
-type kmsKey struct {
-	id, arn, region, account string
-	aliases                  []string // "alias/NAME"
-	policyText               string
-	policy                   *policy
-	description              string
-	created                  time.Time
-	tags                     []Tag
-	// implicit marks a key of an account without keys, standing for
-	// whatever KmsKeyId named.
-	implicit bool
-	// awsManaged marks aws/secretsmanager, the key Secrets Manager uses by
-	// default; using it needs no permission.
-	awsManaged bool
 }
 
 // KMSKeySpec describes a KMS key to create.

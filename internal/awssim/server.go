@@ -345,15 +345,6 @@ func (s *Sim) authenticate(svc *service, req *Request, a authHeader) (*Credentia
 	return c, nil
 }
 
-func keyAttached(k *AccessKey) bool {
-	for _, kk := range k.user.Keys {
-		if kk == k {
-			return true
-		}
-	}
-	return false
-}
-
 // verifySignature recomputes the SigV4 signature of the request with the
 // credential's secret, using the SDK's own signer on a copy that carries
 // only the signed headers.

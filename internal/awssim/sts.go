@@ -167,18 +167,3 @@ func (s *Sim) trustMatchLocked(role *Role, c *Credential) (direct, viaAccount bo
 	}
 	return direct, viaAccount
 }
-
-// inOrgLocked tells whether an account is a member of the organization.
-func (s *Sim) inOrgLocked(a *Account) bool {
-	if s.org == nil {
-		return false
-	}
-	if a.ID == s.org.ManagementAccount {
-		return true
-	}
-	if a.ParentID == s.org.RootID {
-		return true
-	}
-	_, ok := s.org.OUs[a.ParentID]
-	return ok
-}
