@@ -210,54 +210,12 @@ func (svc *service) iamServiceName() string {
 	return svc.name
 }
 
-// Authorize checks the caller for the request's action on resource (an
-// ARN, or "*"): its role's allow-list, and for strict principals its
-// identity policies (see authz.go). Handlers call it when a policy may
-// narrow the action to resources.
-func (r *Request) Authorize(resource string) error {
-	if r.open() {
-		return nil
-	}
-	return r.authorizeOn(r.action(), authzResource{arn: resource})
-}
-
 // actionPrefix is the IAM action namespace of the service.
 func (svc *service) actionPrefix() string {
 	if svc.name == "ses" {
 		return "ses"
 	}
 	return svc.name
-}
-
-// wildcardMatch matches s against a pattern with * (any run) and ? (one char).
-func wildcardMatch(pattern, s string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for len(pattern) > 0 && pattern[0] == '*' {
-				pattern = pattern[1:]
-			}
-			if pattern == "" {
-				return true
-			}
-			for i := 0; i <= len(s); i++ {
-				if wildcardMatch(pattern, s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-		}
-		pattern, s = pattern[1:], s[1:]
-	}
-	return s == ""
 }
 
 // ---- authentication ----
