@@ -101,7 +101,7 @@ func (s *Sim) preauthorizeLocked(r *Request, svc *service) error {
 }
 
 // action is the request's own IAM action.
-func (r *Request) action() string { return services[r.Service].actionPrefix() + ":" + r.Op }
+func (r *Request) action() string { return r.svc.actionPrefix() + ":" + r.Op }
 
 // authorizeOn checks the caller for action on a resource and returns the
 // service's AccessDenied when it is not allowed.
@@ -136,7 +136,7 @@ func (r *Request) authorizeOn(action string, res authzResource) error {
 // deniedError is the service's AccessDenied for the request's caller; why
 // ends AWS's message ("because no identity-based policy allows ...").
 func (r *Request) deniedError(action, resource, why string) error {
-	svc := services[r.Service]
+	svc := r.svc
 	msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", r.Cred.PrincipalARN, action, resource)
 	if why != "" {
 		msg += " " + why

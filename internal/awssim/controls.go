@@ -71,8 +71,9 @@ type controls struct {
 	calls    []Call
 	noLog    bool
 	realTime func() time.Time
-	// opLimits are the per-operation limits (SetOperationRateLimit), made
-	// from defaultOperationLimits on first use, with their buckets.
+	// opLimits are the per-operation limits SetOperationRateLimit set, by
+	// "service:Op", which replace the ones AWS documents (a zero limit
+	// removes one); opBuckets are the per-operation buckets.
 	opLimits  map[string]rateLimit
 	opBuckets map[string]*bucket
 }
@@ -166,32 +167,23 @@ func (c *controls) record(call Call) {
 	}
 }
 
-// defaultOperationLimits are the rate limits AWS documents per operation,
-// account and region (like CloudTrail LookupEvents' 2 per second), which
-// every simulator starts with. Service files add theirs in init.
-var defaultOperationLimits = map[string]rateLimit{}
-
-func (c *controls) opLimitsLocked() map[string]rateLimit {
-	if c.opLimits == nil {
-		c.opLimits = make(map[string]rateLimit, len(defaultOperationLimits))
-		for k, v := range defaultOperationLimits {
-			c.opLimits[k] = v
-		}
-	}
-	return c.opLimits
-}
-
 // throttleOperation applies the operation's limit, if any, to the calling
 // account in the request's region, telling whether the call may go on.
-func (c *controls) throttleOperation(service, op, account, region string) bool {
+// documented is the limit AWS documents for the operation, which one set
+// by SetOperationRateLimit replaces.
+func (c *controls) throttleOperation(service, op string, documented rateLimit, account, region string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	action := service + ":" + op
-	lim := c.opLimitsLocked()[action]
+	lim := documented
+	if len(c.opLimits) > 0 {
+		if l, ok := c.opLimits[service+":"+op]; ok {
+			lim = l
+		}
+	}
 	if lim.perSecond <= 0 {
 		return true
 	}
-	return c.takeTokenLocked(action+"/"+account+"/"+region, lim)
+	return c.takeTokenLocked(service+":"+op+"/"+account+"/"+region, lim)
 }
 
 // takeTokenLocked refills the named operation bucket for the time passed and takes a

@@ -67,7 +67,10 @@ func (s *Sim) ClearFaults() {
 func (s *Sim) SetOperationRateLimit(action string, perSecond float64, burst int) {
 	s.ctl.mu.Lock()
 	defer s.ctl.mu.Unlock()
-	limits := s.ctl.opLimitsLocked()
+	if s.ctl.opLimits == nil {
+		s.ctl.opLimits = map[string]rateLimit{}
+	}
+	limits := s.ctl.opLimits
 	if perSecond <= 0 {
 		limits[action] = rateLimit{}
 		return

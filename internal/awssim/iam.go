@@ -18,31 +18,6 @@ import (
 // simulator's lock held (see Request) and acts on the caller's own account:
 // IAM has no cross-account calls, so a role session sees only the users of
 // the account it was issued in.
-func init() {
-	registerService(&service{
-		name: "iam", proto: protoQuery, xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
-		throttleCode: "Throttling", throttleHTTP: 400,
-		deniedCode: "AccessDenied", deniedHTTP: 403,
-		authCode: "InvalidClientTokenId", authHTTP: 403,
-		ops: map[string]opHandler{
-			"ListUsers":                iamListUsers,
-			"GetUser":                  iamGetUser,
-			"ListAccessKeys":           iamListAccessKeys,
-			"CreateAccessKey":          iamCreateAccessKey,
-			"UpdateAccessKey":          iamUpdateAccessKey,
-			"DeleteAccessKey":          iamDeleteAccessKey,
-			"GetAccessKeyLastUsed":     iamGetAccessKeyLastUsed,
-			"ListUserTags":             iamListUserTags,
-			"TagUser":                  iamTagUser,
-			"UntagUser":                iamUntagUser,
-			"ListGroupsForUser":        iamListGroupsForUser,
-			"GetGroup":                 iamGetGroup,
-			"GenerateCredentialReport": iamGenerateCredentialReport,
-			"GetCredentialReport":      iamGetCredentialReport,
-			"ListAccountAliases":       iamListAccountAliases,
-		},
-	})
-}
 
 // maxListItems is the largest MaxItems IAM's list calls take.
 const maxListItems = 1000
@@ -146,13 +121,6 @@ func userXML(u *User) iamUserXML {
 
 func groupXML(g *Group) iamGroupXML {
 	return iamGroupXML{Path: g.Path, GroupName: g.Name, GroupID: g.ID, Arn: g.ARN, CreateDate: ISO(g.Created)}
-}
-
-// rawXML is a result rendered by hand: encoding/xml writes an ",innerxml"
-// field verbatim. The list calls render this way because reflection was
-// most of their cost (BenchmarkIAMListUsers).
-type rawXML struct {
-	Inner []byte `xml:",innerxml"`
 }
 
 // appendText appends s escaped as XML character data, as encoding/xml

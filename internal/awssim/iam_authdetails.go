@@ -9,12 +9,7 @@ import (
 
 // GetAccountAuthorizationDetails lists an account's users (with their tags,
 // groups and policies), groups, roles and managed policies in one paginated
-// call: the bulk inventory a tool uses instead of a call per user. It is
-// registered into the IAM service that iam.go creates (this file's name
-// sorts after it).
-func init() {
-	services["iam"].ops["GetAccountAuthorizationDetails"] = iamGetAccountAuthorizationDetails
-}
+// call: the bulk inventory a tool uses instead of a call per user.
 
 // Entity types of GetAccountAuthorizationDetails' Filter.
 var authDetailsFilters = []string{"User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"}

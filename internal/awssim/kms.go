@@ -10,18 +10,6 @@ import (
 // them. The service answers DescribeKey and GetKeyPolicy (JSON 1.1,
 // TrentService), so a tool can check a key before using it. The keys
 // themselves, and how a KmsKeyId resolves, are kms_keys.go's.
-func init() {
-	registerService(&service{
-		name: "kms", proto: protoJSON, targetPfx: "TrentService",
-		throttleCode: "ThrottlingException", throttleHTTP: 400,
-		deniedCode: "AccessDeniedException", deniedHTTP: 400,
-		authCode: "UnrecognizedClientException", authHTTP: 400,
-		ops: map[string]opHandler{
-			"DescribeKey":  kmsDescribeKey,
-			"GetKeyPolicy": kmsGetKeyPolicy,
-		},
-	})
-}
 
 // resource describes the key for an authorization check.
 func (k *kmsKey) resource() authzResource {

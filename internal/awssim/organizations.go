@@ -7,24 +7,6 @@ import (
 	"strings"
 )
 
-func init() {
-	registerService(&service{
-		name: "organizations", proto: protoJSON, targetPfx: "AWSOrganizationsV20161128",
-		throttleCode: "TooManyRequestsException", throttleHTTP: 400,
-		deniedCode: "AccessDeniedException", deniedHTTP: 403,
-		authCode: "UnrecognizedClientException", authHTTP: 400,
-		ops: map[string]opHandler{
-			"DescribeOrganization":             orgDescribeOrganization,
-			"DescribeAccount":                  orgDescribeAccount,
-			"ListAccounts":                     orgListAccounts,
-			"ListAccountsForParent":            orgListAccountsForParent,
-			"ListRoots":                        orgListRoots,
-			"ListOrganizationalUnitsForParent": orgListOUsForParent,
-			"ListChildren":                     orgListChildren,
-		},
-	})
-}
-
 // Organizations error statuses follow the service model (the SDK's
 // response snapshots): missing things are 404, bad input 400.
 func orgNotInUse() error {

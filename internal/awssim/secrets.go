@@ -12,26 +12,6 @@ import (
 	"time"
 )
 
-func init() {
-	registerService(&service{
-		name: "secretsmanager", proto: protoJSON, targetPfx: "secretsmanager",
-		throttleCode: "ThrottlingException", throttleHTTP: 400,
-		deniedCode: "AccessDeniedException", deniedHTTP: 400,
-		authCode: "UnrecognizedClientException", authHTTP: 400,
-		ops: map[string]opHandler{
-			"CreateSecret":      smCreateSecret,
-			"PutSecretValue":    smPutSecretValue,
-			"GetSecretValue":    smGetSecretValue,
-			"DescribeSecret":    smDescribeSecret,
-			"ListSecrets":       smListSecrets,
-			"PutResourcePolicy": smPutResourcePolicy,
-			"GetResourcePolicy": smGetResourcePolicy,
-			"TagResource":       smTagResource,
-			"DeleteSecret":      smDeleteSecret,
-		},
-	})
-}
-
 // Secrets Manager staging labels.
 const (
 	StageCurrent  = "AWSCURRENT"

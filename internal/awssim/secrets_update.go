@@ -3,14 +3,7 @@ package awssim
 import "slices"
 
 // Secrets Manager calls that change a secret beyond its value: removing
-// its resource policy or tags, and UpdateSecret. They are registered into
-// the service secrets.go creates; this file's name sorts after it.
-func init() {
-	ops := services["secretsmanager"].ops
-	ops["DeleteResourcePolicy"] = smDeleteResourcePolicy
-	ops["UntagResource"] = smUntagResource
-	ops["UpdateSecret"] = smUpdateSecret
-}
+// its resource policy or tags, and UpdateSecret.
 
 func smDeleteResourcePolicy(r *Request) (any, error) {
 	_, sec, err := secretRequest(r, liveSecret)

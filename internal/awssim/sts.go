@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-func init() {
-	registerService(&service{
-		name: "sts", proto: protoQuery, xmlns: "https://sts.amazonaws.com/doc/2011-06-15/",
-		throttleCode: "Throttling", throttleHTTP: 400,
-		deniedCode: "AccessDenied", deniedHTTP: 403,
-		authCode: "InvalidClientTokenId", authHTTP: 403,
-		ops: map[string]opHandler{
-			"AssumeRole":        stsAssumeRole,
-			"GetCallerIdentity": stsGetCallerIdentity,
-		},
-	})
-}
-
 type stsCallerIdentity struct {
 	Account string `xml:"Account"`
 	Arn     string `xml:"Arn"`
