@@ -1,13 +1,15 @@
 // Package awssim is a wire-level emulator of the AWS APIs keyrotor calls:
-// IAM and STS (query/XML), Organizations and Secrets Manager (JSON 1.1) and
-// SES v2 (REST-JSON). Tests point the stock aws-sdk-go-v2 clients at it over
-// HTTP, so serializers, paginators, typed errors and the retryer run exactly
-// as they do against AWS.
+// IAM and STS (query/XML), Organizations, Secrets Manager, KMS and
+// CloudTrail (JSON 1.1), SES v2 and Security Hub (REST-JSON), and S3
+// (REST-XML, path-style object calls). Tests point the stock aws-sdk-go-v2
+// clients at it over HTTP, so serializers, paginators, typed errors and the
+// retryer run exactly as they do against AWS.
 //
 // A Sim holds the whole simulated world under one lock: the organization, its
-// accounts, their IAM users and keys, roles, secrets and mail identities.
-// Which account a request is for comes from the access key in its SigV4
-// Authorization header, so credentials handed out by AssumeRole or
+// accounts, their IAM users and keys, groups, roles and policies, secrets,
+// KMS keys, mail identities, S3 buckets, CloudTrail events and Security Hub
+// findings. Which account a request is for comes from the access key in its
+// SigV4 Authorization header, so credentials handed out by AssumeRole or
 // CreateAccessKey are real credentials here.
 package awssim
 
