@@ -14,24 +14,6 @@ import (
 // was used (LookupEvents by AccessKeyId). The simulator records an event
 // for every request it serves, as CloudTrail's Event history does for
 // management events, and tests can add historical events of their own.
-func init() {
-	registerService(&service{
-		name: "cloudtrail", proto: protoJSON,
-		targetPfx: "CloudTrail_20131101",
-		// botocore (the AWS CLI) sends the model's full target prefix; the
-		// Go SDK sends the short one.
-		targetAlias:  "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
-		throttleCode: "ThrottlingException", throttleHTTP: 400,
-		deniedCode: "AccessDeniedException", deniedHTTP: 400,
-		authCode: "UnrecognizedClientException", authHTTP: 400,
-		ops: map[string]opHandler{
-			"LookupEvents": ctLookupEvents,
-		},
-	})
-	// AWS documents LookupEvents at two requests per second per account
-	// and region.
-	defaultOperationLimits["cloudtrail:LookupEvents"] = rateLimit{perSecond: 2, burst: 2}
-}
 
 // ---- LookupEvents ----
 

@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// The test controls: the call log, latency, rate limits (per service and
+// per operation) and injected faults that a Sim applies to every request.
+// This file is their state and bookkeeping, which knows neither the Sim nor
+// its services; controls_api.go is the Sim's methods that set them, and
+// server.go applies them.
+
 // Call is one request the simulator answered, as kept in the call log.
 type Call struct {
 	Time        time.Time
@@ -41,35 +47,6 @@ func IsWriteOp(op string) bool {
 	return true
 }
 
-// Fault makes matching calls fail. Service and Op must be set (Op "*"
-// matches every operation of the service); AccountID narrows it to calls
-// made with that account's credentials.
-type Fault struct {
-	Service   string
-	Op        string
-	AccountID string
-	// Nth is the 1-based index of the first matching call that fails
-	// (counted from when the fault was injected); 0 means the next one.
-	Nth int
-	// Times is how many calls fail from the Nth on; 0 means one (every
-	// call for FaultUnsupported), a negative number every call.
-	Times int
-	// Kind is how the calls fail (default FaultError); see faults.go.
-	Kind FaultKind
-	// Code, Message and Status form the error response of FaultError.
-	Code    string
-	Message string
-	Status  int
-	// CutAfter lets the operation take effect, then drops the connection
-	// without a response. It is the same as Kind FaultCut.
-	CutAfter bool
-	// HangFor bounds a FaultHang: after it the connection is dropped even
-	// if the client still waits (default DefaultHangFor).
-	HangFor time.Duration
-
-	seen, fired int
-}
-
 type rateLimit struct {
 	perSecond float64
 	burst     float64
@@ -94,8 +71,9 @@ type controls struct {
 	calls    []Call
 	noLog    bool
 	realTime func() time.Time
-	// opLimits are the per-operation limits (SetOperationRateLimit), made
-	// from defaultOperationLimits on first use, with their buckets.
+	// opLimits are the per-operation limits SetOperationRateLimit set, by
+	// "service:Op", which replace the ones AWS documents (a zero limit
+	// removes one); opBuckets are the per-operation buckets.
 	opLimits  map[string]rateLimit
 	opBuckets map[string]*bucket
 }
@@ -108,14 +86,6 @@ func newControls() *controls {
 		buckets:  map[bucketKey]*bucket{},
 		realTime: time.Now,
 	}
-}
-
-// SetLatency delays every call matching pattern by d of real time.
-// pattern is "service:Op", "service:*" or "*".
-func (s *Sim) SetLatency(pattern string, d time.Duration) {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	s.ctl.latency[pattern] = d
 }
 
 func (c *controls) latencyFor(svc, op string) time.Duration {
@@ -133,50 +103,21 @@ func (c *controls) latencyFor(svc, op string) time.Duration {
 	return c.latency["*"]
 }
 
-// SetRateLimit limits each account's calls to service to perSecond (real
-// time) with the given burst; excess calls get the service's throttling
-// error. perSecond <= 0 removes the limit.
-func (s *Sim) SetRateLimit(service string, perSecond float64, burst int) {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	if perSecond <= 0 {
-		delete(s.ctl.limits, service)
-		return
-	}
-	if burst < 1 {
-		burst = 1
-	}
-	s.ctl.limits[service] = rateLimit{perSecond: perSecond, burst: float64(burst)}
-}
-
-// SetRateLimitScope makes the rate limit of service apply per account and
-// region (perRegion true), as CloudTrail's LookupEvents limit does, instead
-// of per account across regions (the default). It takes effect for buckets
-// created afterwards, so set it before the first call.
-func (s *Sim) SetRateLimitScope(service string, perRegion bool) {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	if perRegion {
-		s.ctl.regional[service] = true
-	} else {
-		delete(s.ctl.regional, service)
-	}
-}
-
-// throttle takes a token from the caller's bucket for the service, or
-// answers the service's throttling error.
-func (c *controls) throttle(account, region string, svc *service) error {
+// throttle takes a token from the caller's bucket for the service,
+// telling whether there was one (false: answer the service's throttling
+// error).
+func (c *controls) throttle(account, region, service string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.limits) == 0 {
-		return nil
+		return true
 	}
-	lim, ok := c.limits[svc.name]
+	lim, ok := c.limits[service]
 	if !ok {
-		return nil
+		return true
 	}
-	key := bucketKey{account: account, service: svc.name}
-	if c.regional[svc.name] {
+	key := bucketKey{account: account, service: service}
+	if c.regional[service] {
 		key.region = region
 	}
 	now := c.realTime()
@@ -191,25 +132,10 @@ func (c *controls) throttle(account, region string, svc *service) error {
 	}
 	b.last = now
 	if b.tokens < 1 {
-		return apiErr(svc.throttleHTTP, svc.throttleCode, "Rate exceeded")
+		return false
 	}
 	b.tokens--
-	return nil
-}
-
-// InjectFault arms a fault. Faults fire in the order they were injected.
-func (s *Sim) InjectFault(f Fault) {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	f.normalize()
-	s.ctl.faults = append(s.ctl.faults, &f)
-}
-
-// ClearFaults disarms every fault.
-func (s *Sim) ClearFaults() {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	s.ctl.faults = nil
+	return true
 }
 
 // fault returns the fault that fires for this call, if any.
@@ -241,87 +167,23 @@ func (c *controls) record(call Call) {
 	}
 }
 
-// Calls returns a copy of the call log.
-func (s *Sim) Calls() []Call {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	return append([]Call(nil), s.ctl.calls...)
-}
-
-// ResetCalls empties the call log.
-func (s *Sim) ResetCalls() {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	s.ctl.calls = nil
-}
-
-// SetCallLog turns the call log on or off (off saves memory in benchmarks).
-func (s *Sim) SetCallLog(on bool) {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	s.ctl.noLog = !on
-}
-
-// WriteCalls returns the logged calls to operations that change state,
-// whether or not they succeeded.
-func (s *Sim) WriteCalls() []Call {
-	var out []Call
-	for _, c := range s.Calls() {
-		if c.IsWrite() {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// defaultOperationLimits are the rate limits AWS documents per operation,
-// account and region (like CloudTrail LookupEvents' 2 per second), which
-// every simulator starts with. Service files add theirs in init.
-var defaultOperationLimits = map[string]rateLimit{}
-
-// SetOperationRateLimit limits calls of one operation ("cloudtrail:LookupEvents")
-// to perSecond (real time) with the given burst, in a token bucket per
-// account and region, as AWS limits some operations; excess calls get the
-// service's throttling error. It replaces the operation's default limit,
-// and perSecond <= 0 removes the limit, the default included.
-func (s *Sim) SetOperationRateLimit(action string, perSecond float64, burst int) {
-	s.ctl.mu.Lock()
-	defer s.ctl.mu.Unlock()
-	limits := s.ctl.opLimitsLocked()
-	if perSecond <= 0 {
-		limits[action] = rateLimit{}
-		return
-	}
-	if burst < 1 {
-		burst = 1
-	}
-	limits[action] = rateLimit{perSecond: perSecond, burst: float64(burst)}
-}
-
-func (c *controls) opLimitsLocked() map[string]rateLimit {
-	if c.opLimits == nil {
-		c.opLimits = make(map[string]rateLimit, len(defaultOperationLimits))
-		for k, v := range defaultOperationLimits {
-			c.opLimits[k] = v
-		}
-	}
-	return c.opLimits
-}
-
 // throttleOperation applies the operation's limit, if any, to the calling
-// account in the request's region.
-func (c *controls) throttleOperation(svc *service, op, account, region string) error {
+// account in the request's region, telling whether the call may go on.
+// documented is the limit AWS documents for the operation, which one set
+// by SetOperationRateLimit replaces.
+func (c *controls) throttleOperation(service, op string, documented rateLimit, account, region string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	action := svc.name + ":" + op
-	lim := c.opLimitsLocked()[action]
+	lim := documented
+	if len(c.opLimits) > 0 {
+		if l, ok := c.opLimits[service+":"+op]; ok {
+			lim = l
+		}
+	}
 	if lim.perSecond <= 0 {
-		return nil
+		return true
 	}
-	if !c.takeTokenLocked(action+"/"+account+"/"+region, lim) {
-		return apiErr(svc.throttleHTTP, svc.throttleCode, "Rate exceeded")
-	}
-	return nil
+	return c.takeTokenLocked(service+":"+op+"/"+account+"/"+region, lim)
 }
 
 // takeTokenLocked refills the named operation bucket for the time passed and takes a

@@ -2,15 +2,71 @@ package awssim
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"slices"
 	"strconv"
 	"time"
 )
 
-// credReportMaxAge is how long IAM serves a generated credential report
-// before GenerateCredentialReport starts a new one.
-const credReportMaxAge = 4 * time.Hour
+// IAM's credential report: GenerateCredentialReport takes a snapshot of
+// the account's users and keys (the credentialReport model.go keeps), and
+// GetCredentialReport returns it as the CSV AWS writes.
+
+// Credential report states, as GenerateCredentialReport reports them.
+const (
+	ReportStarted    = "STARTED"
+	ReportInProgress = "INPROGRESS"
+	ReportComplete   = "COMPLETE"
+)
+
+type iamGenerateCredentialReportResult struct {
+	State       string `xml:"State"`
+	Description string `xml:"Description"`
+}
+
+type iamGetCredentialReportResult struct {
+	Content       string `xml:"Content"`
+	ReportFormat  string `xml:"ReportFormat"`
+	GeneratedTime string `xml:"GeneratedTime"`
+}
+
+func iamGenerateCredentialReport(r *Request) (any, error) {
+	a := r.Account
+	rep := a.credRep
+	switch {
+	case rep == nil || rep.stale(r.Now):
+		a.credRep = newCredentialReport(a, r.Now, r.Sim.credReportDelay)
+		return iamGenerateCredentialReportResult{State: ReportStarted,
+			Description: "No report exists. Starting a new report generation task"}, nil
+	case !rep.ready(r.Now):
+		return iamGenerateCredentialReportResult{State: ReportInProgress,
+			Description: "Report generation task is in progress"}, nil
+	default:
+		return iamGenerateCredentialReportResult{State: ReportComplete,
+			Description: "Report is complete"}, nil
+	}
+}
+
+func iamGetCredentialReport(r *Request) (any, error) {
+	rep := r.Account.credRep
+	if rep == nil {
+		return nil, apiErr(410, "ReportNotPresent",
+			"Credential report not present. Generate a credential report with GenerateCredentialReport.")
+	}
+	if !rep.ready(r.Now) {
+		return nil, apiErr(404, "ReportInProgress", "Credential report generation is in progress. Try again later.")
+	}
+	return iamGetCredentialReportResult{
+		Content:       base64.StdEncoding.EncodeToString(rep.content),
+		ReportFormat:  "text/csv",
+		GeneratedTime: ISO(rep.generated),
+	}, nil
+}
+
+// reportTime formats a credential-report timestamp: ISO 8601 with an
+// explicit +00:00 offset, as AWS writes them.
+func reportTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05+00:00") }
 
 // credReportColumns are the credential report's columns, in AWS's order.
 var credReportColumns = []string{
@@ -23,29 +79,11 @@ var credReportColumns = []string{
 	"cert_1_active", "cert_1_last_rotated", "cert_2_active", "cert_2_last_rotated",
 }
 
-// credentialReport is an account's IAM credential report: a snapshot taken
-// when generation started, so later key changes do not show in it until a
-// new report is generated.
-type credentialReport struct {
-	generated time.Time
-	// readyAt is when generation completes (generated + the simulator's
-	// credential report delay).
-	readyAt time.Time
-	content []byte
-}
-
+// newCredentialReport snapshots the account's report now; it is ready
+// after delay.
 func newCredentialReport(a *Account, now time.Time, delay time.Duration) *credentialReport {
 	return &credentialReport{generated: now, readyAt: now.Add(delay), content: credentialReportCSV(a)}
 }
-
-// stale tells whether the report is old enough that generating again
-// starts a new one.
-func (c *credentialReport) stale(now time.Time) bool {
-	return !now.Before(c.generated.Add(credReportMaxAge))
-}
-
-// ready tells whether generation has completed.
-func (c *credentialReport) ready(now time.Time) bool { return !now.Before(c.readyAt) }
 
 // credentialReportCSV renders the account's credential report. The root
 // user's row comes first, as AWS writes it: its password columns say

@@ -1,12 +1,9 @@
 package awssim
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
-	"strconv"
 	"time"
 )
 
@@ -40,6 +37,35 @@ const (
 // DefaultHangFor bounds a FaultHang without HangFor: long enough that any
 // client timeout fires first, short enough that no test leaks a handler.
 const DefaultHangFor = 2 * time.Minute
+
+// Fault makes matching calls fail. Service and Op must be set (Op "*"
+// matches every operation of the service); AccountID narrows it to calls
+// made with that account's credentials.
+type Fault struct {
+	Service   string
+	Op        string
+	AccountID string
+	// Nth is the 1-based index of the first matching call that fails
+	// (counted from when the fault was injected); 0 means the next one.
+	Nth int
+	// Times is how many calls fail from the Nth on; 0 means one (every
+	// call for FaultUnsupported), a negative number every call.
+	Times int
+	// Kind is how the calls fail (default FaultError); see FaultKind.
+	Kind FaultKind
+	// Code, Message and Status form the error response of FaultError.
+	Code    string
+	Message string
+	Status  int
+	// CutAfter lets the operation take effect, then drops the connection
+	// without a response. It is the same as Kind FaultCut.
+	CutAfter bool
+	// HangFor bounds a FaultHang: after it the connection is dropped even
+	// if the client still waits (default DefaultHangFor).
+	HangFor time.Duration
+
+	seen, fired int
+}
 
 // normalize fills in a fault's defaults.
 func (f *Fault) normalize() {
@@ -116,72 +142,4 @@ func (f *Fault) after() FaultKind {
 // unsupportedMessage is LocalStack's message for an operation it lacks.
 func unsupportedMessage(service, op string) string {
 	return fmt.Sprintf("API action '%s' for service '%s' not yet implemented", op, service)
-}
-
-// bufferedResponse collects a response so that it can be cut short.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
-}
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-
-// writeTruncated writes a successful response with its body cut in half,
-// framed correctly (Content-Length is the shortened length), so the
-// client reads the whole response and fails to decode it.
-func (s *Sim) writeTruncated(w http.ResponseWriter, svc *service, req *Request, result any) {
-	buf := &bufferedResponse{header: http.Header{}}
-	s.writeResult(buf, svc, req, result)
-	body := buf.body.Bytes()
-	n := len(body) / 2
-	if n == 0 && len(body) > 1 {
-		n = 1
-	}
-	for k, v := range buf.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(n))
-	status := buf.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body[:n])
-}
-
-// SupportsOperation tells whether the simulator serves service (a SigV4
-// signing name such as "iam") and, unless op is "*", its operation op. It
-// lets a command line check a fault or latency pattern before serving.
-func SupportsOperation(service, op string) bool {
-	svc := services[service]
-	if svc == nil {
-		return false
-	}
-	if op == "*" {
-		return true
-	}
-	_, ok := svc.ops[op]
-	return ok
-}
-
-// ServiceNames lists the services the simulator serves, sorted.
-func ServiceNames() []string {
-	names := make([]string, 0, len(services))
-	for n := range services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

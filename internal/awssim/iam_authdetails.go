@@ -9,12 +9,7 @@ import (
 
 // GetAccountAuthorizationDetails lists an account's users (with their tags,
 // groups and policies), groups, roles and managed policies in one paginated
-// call: the bulk inventory a tool uses instead of a call per user. It is
-// registered into the IAM service that iam.go creates (this file's name
-// sorts after it).
-func init() {
-	services["iam"].ops["GetAccountAuthorizationDetails"] = iamGetAccountAuthorizationDetails
-}
+// call: the bulk inventory a tool uses instead of a call per user.
 
 // Entity types of GetAccountAuthorizationDetails' Filter.
 var authDetailsFilters = []string{"User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"}
@@ -256,13 +251,4 @@ func trustPolicyDocument(role *Role) string {
 	}
 	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{st}})
 	return string(b)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

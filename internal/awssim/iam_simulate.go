@@ -9,20 +9,6 @@ import (
 // of its own account may perform actions. keyrotor's preflight and apply
 // runs ask it about their own rotation role, so a read-only deployment is
 // refused before any change instead of failing halfway.
-//
-// It is registered into the IAM service that iam.go creates: this file's
-// name sorts after iam.go, and Go runs a package's init functions in the
-// order the files are presented to the compiler, which is by name.
-func init() {
-	services["iam"].ops["SimulatePrincipalPolicy"] = iamSimulatePrincipalPolicy
-}
-
-// Evaluation decisions, as IAM spells them.
-const (
-	DecisionAllowed      = "allowed"
-	DecisionImplicitDeny = "implicitDeny"
-	DecisionExplicitDeny = "explicitDeny"
-)
 
 type iamStatementXML struct {
 	SourcePolicyID   string `xml:"SourcePolicyId"`

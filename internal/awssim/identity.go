@@ -2,8 +2,6 @@ package awssim
 
 import (
 	"fmt"
-	"hash/fnv"
-	"regexp"
 	"slices"
 	"time"
 )
@@ -15,45 +13,6 @@ import (
 // the call. A principal without any keeps the simulator's older, open
 // behaviour: users may do anything, and role sessions what their optional
 // allow-list (RoleSpec.AllowedActions) lets them. See authz.go.
-
-// accountIAM is what an account holds besides its users, roles and groups:
-// identity policies, customer managed policies, KMS keys and the root
-// user's access keys. It is created on first use, so accounts that use
-// none of these cost nothing.
-type accountIAM struct {
-	// entities holds the identity policies of users, roles and groups by
-	// "user/NAME", "role/NAME" or "group/NAME". An entry, even an empty
-	// one, makes the principal strict.
-	entities map[string]*entityPolicies
-	// managed are the account's customer managed policies, by ARN.
-	managed map[string]*managedPolicy
-	// kms holds the account's KMS keys (kms.go).
-	kms []*kmsKey
-	// root holds the root user's access keys in Keys. It is no IAM user:
-	// it is never in the account's user table, so ListUsers and the user
-	// calls never see it.
-	root *User
-}
-
-// entityPolicies are one user's, role's or group's identity policies.
-type entityPolicies struct {
-	inline   []namedPolicy
-	attached []string // managed policy ARNs
-}
-
-type namedPolicy struct {
-	name, text string
-	doc        *policy
-}
-
-// managedPolicy is a customer managed policy, or one of the AWS managed
-// policies the simulator knows (awsManagedPolicies).
-type managedPolicy struct {
-	name, arn, id, path, text string
-	doc                       *policy
-	created                   time.Time
-	awsManaged                bool
-}
 
 func (s *Sim) iamExtLocked(a *Account) *accountIAM {
 	if a.iamx == nil {
@@ -90,26 +49,10 @@ var awsManagedPolicies = func() map[string]*managedPolicy {
 	return out
 }()
 
-// stableID derives an IAM-style ID from a name, for entities whose IDs
-// must not depend on the simulator's seed.
-func stableID(name string, n int) string {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	x := h.Sum64()
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = upperAlnum[x%uint64(len(upperAlnum))]
-		x = x/uint64(len(upperAlnum)) ^ uint64(i)*0x9e3779b97f4a7c15
-	}
-	return string(b)
-}
-
 // AWSManagedPolicyARN returns the ARN of an AWS managed policy the
 // simulator knows ("AdministratorAccess", "PowerUserAccess" or
 // "IAMUserChangePassword"), for AttachPrincipalPolicy and scenarios.
 func AWSManagedPolicyARN(name string) string { return "arn:aws:iam::aws:policy/" + name }
-
-var iamEntityARNRe = regexp.MustCompile(`^arn:aws:iam::(\d{12}):(user|role|group)(/(?:[\x21-\x7e]*/)?)?([\w+=,.@-]{1,128})$`)
 
 // entityKey resolves a user, role or group ARN to its account and key in
 // accountIAM.entities. The entity must exist at the ARN's path.
@@ -299,68 +242,4 @@ func identityDocsLocked(a *Account, u *User, r *Role) (docs []identityDoc, stric
 		add("role/"+r.Name, "role")
 	}
 	return docs, strict
-}
-
-// AddRootAccessKey gives the account's root user an access key (at most
-// two, as AWS allows) and returns its credentials. Unlike RootCredentials,
-// which hands out scaffolding keys for tests and demos, these keys are the
-// root user's own: the credential report's <root_account> row shows them
-// (active or not, created, last used), an inactive one is refused, and
-// every signed request records its use. They belong to no IAM user, so no
-// user call lists them.
-func (s *Sim) AddRootAccessKey(accountID string, spec KeySpec) Credentials {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.mustAccount(accountID)
-	x := s.iamExtLocked(a)
-	if x.root == nil {
-		x.root = &User{Name: "<root_account>", ID: a.ID, Path: "/", ARN: rootARN(a.ID), Created: a.JoinedAt}
-	}
-	if len(x.root.Keys) >= maxKeysPerUser {
-		panic(fmt.Sprintf("awssim: the root user of %s already has %d access keys", accountID, maxKeysPerUser))
-	}
-	if spec.Created.IsZero() {
-		spec.Created = s.clock.Now()
-	}
-	k, c := s.newAccessKeyLocked(a, x.root, spec.Created)
-	c.Kind = CredRoot
-	if spec.Inactive {
-		k.Status = "Inactive"
-	}
-	if spec.LastUsed != nil {
-		t := spec.LastUsed.UTC()
-		k.LastUsed = &t
-		k.LastService, k.LastRegion = spec.Service, spec.Region
-		if k.LastService == "" {
-			k.LastService = "s3"
-		}
-		if k.LastRegion == "" {
-			k.LastRegion = DefaultRegion
-		}
-	}
-	return Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
-}
-
-// RootKeys returns a snapshot of the root user's access keys (those of
-// AddRootAccessKey and scenarios' root_keys), oldest first. User is
-// "<root_account>", as the credential report names the root.
-func (s *Sim) RootKeys(accountID string) []KeyInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.mustAccount(accountID)
-	if a.iamx == nil || a.iamx.root == nil {
-		return nil
-	}
-	var out []KeyInfo
-	for _, k := range a.iamx.root.Keys {
-		ki := KeyInfo{AccountID: accountID, User: a.iamx.root.Name, ID: k.ID, Status: k.Status, Created: k.Created,
-			LastService: k.LastService, LastRegion: k.LastRegion}
-		if k.LastUsed != nil {
-			t := *k.LastUsed
-			ki.LastUsed = &t
-		}
-		out = append(out, ki)
-	}
-	slices.SortStableFunc(out, func(x, y KeyInfo) int { return x.Created.Compare(y.Created) })
-	return out
 }

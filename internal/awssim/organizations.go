@@ -3,28 +3,9 @@ package awssim
 import (
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 )
-
-func init() {
-	registerService(&service{
-		name: "organizations", proto: protoJSON, targetPfx: "AWSOrganizationsV20161128",
-		throttleCode: "TooManyRequestsException", throttleHTTP: 400,
-		deniedCode: "AccessDeniedException", deniedHTTP: 403,
-		authCode: "UnrecognizedClientException", authHTTP: 400,
-		ops: map[string]opHandler{
-			"DescribeOrganization":             orgDescribeOrganization,
-			"DescribeAccount":                  orgDescribeAccount,
-			"ListAccounts":                     orgListAccounts,
-			"ListAccountsForParent":            orgListAccountsForParent,
-			"ListRoots":                        orgListRoots,
-			"ListOrganizationalUnitsForParent": orgListOUsForParent,
-			"ListChildren":                     orgListChildren,
-		},
-	})
-}
 
 // Organizations error statuses follow the service model (the SDK's
 // response snapshots): missing things are 404, bad input 400.
@@ -155,8 +136,6 @@ func orgDescribeOrganization(r *Request) (any, error) {
 		MasterAccountEmail: mgmt.Email, MasterAccountID: org.ManagementAccount,
 	}}, nil
 }
-
-var accountIDRe = regexp.MustCompile(`^\d{12}$`)
 
 func orgDescribeAccount(r *Request) (any, error) {
 	org, err := orgReader(r)

@@ -27,20 +27,6 @@ import (
 // S3 is emulated for what keyrotor does with it: copying report files to a
 // bucket. Requests are path-style (/bucket/key; set UsePathStyle on the
 // client), signed with SigV4 for the service name "s3".
-func init() {
-	registerService(&service{
-		name: "s3", proto: protoRESTXML,
-		throttleCode: "SlowDown", throttleHTTP: 503,
-		deniedCode: "AccessDenied", deniedHTTP: 403,
-		authCode: "InvalidAccessKeyId", authHTTP: 403,
-		route: s3Route,
-		ops: map[string]opHandler{
-			"PutObject":  s3PutObject,
-			"GetObject":  s3GetObject,
-			"HeadObject": s3HeadObject,
-		},
-	})
-}
 
 // s3Route maps path-style object requests to operations.
 func s3Route(method, path string) (string, bool) {

@@ -10,12 +10,13 @@ import (
 // secret encrypted with a customer managed KMS key needs the caller to be
 // allowed kms:GenerateDataKey (to write a value) or kms:Decrypt (to read
 // one) on that key, which Secrets Manager uses on the caller's behalf.
-// These checks wrap the handlers secrets.go registers; this file's name
-// sorts after it, so its init runs second.
-func init() {
-	ops := services["secretsmanager"].ops
-	create, put, get := ops["CreateSecret"], ops["PutSecretValue"], ops["GetSecretValue"]
-	ops["CreateSecret"] = func(r *Request) (any, error) {
+// services.go wraps the handlers of those calls with these checks.
+
+// withCreateSecretPermissions wraps CreateSecret's handler with the
+// permissions creating a secret implies: secretsmanager:TagResource for
+// its tags, and the KMS permissions to encrypt its value with its key.
+func withCreateSecretPermissions(create opHandler) opHandler {
+	return func(r *Request) (any, error) {
 		var in smInput
 		if err := r.DecodeJSON(&in); err != nil {
 			return nil, err
@@ -44,8 +45,6 @@ func init() {
 		}
 		return create(r)
 	}
-	ops["PutSecretValue"] = withSecretKMS(put, "kms:GenerateDataKey")
-	ops["GetSecretValue"] = withSecretKMS(get, "kms:Decrypt")
 }
 
 // withSecretKMS wraps a handler of a call on an existing secret (SecretId)

@@ -9,22 +9,6 @@ import (
 // Security Hub is emulated for what keyrotor does with it: importing its
 // CIS 1.14 findings in ASFF from each member account (with the account's
 // default product ARN), reading them back, and resolving them when fixed.
-func init() {
-	registerService(&service{
-		name: "securityhub", proto: protoRESTJSON,
-		throttleCode: "TooManyRequestsException", throttleHTTP: 429,
-		deniedCode: "AccessDeniedException", deniedHTTP: 403,
-		authCode: "UnrecognizedClientException", authHTTP: 403,
-		route: hubRoute,
-		// The operations' files add them (their names sort after this one's).
-		ops: map[string]opHandler{},
-	})
-	// The limits the Security Hub API reference documents per account and
-	// region.
-	defaultOperationLimits["securityhub:BatchImportFindings"] = rateLimit{perSecond: 10, burst: 30}
-	defaultOperationLimits["securityhub:BatchUpdateFindings"] = rateLimit{perSecond: 10, burst: 30}
-	defaultOperationLimits["securityhub:GetFindings"] = rateLimit{perSecond: 3, burst: 6}
-}
 
 func hubRoute(method, path string) (string, bool) {
 	switch {

@@ -11,8 +11,6 @@ import (
 	"strings"
 )
 
-func init() { services["securityhub"].ops["GetFindings"] = hubGetFindings }
-
 type hubStringFilter struct {
 	Value      *string `json:"Value"`
 	Comparison string  `json:"Comparison"`

@@ -5,8 +5,6 @@ import (
 	"fmt"
 )
 
-func init() { services["securityhub"].ops["BatchImportFindings"] = hubBatchImportFindings }
-
 // hubDefaultProduct is the product ARN of an account's own findings.
 func hubDefaultProduct(region, account string) string {
 	return fmt.Sprintf("arn:aws:securityhub:%s:%s:product/%s/default", region, account, account)

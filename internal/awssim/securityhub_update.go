@@ -6,8 +6,6 @@ import (
 	"strings"
 )
 
-func init() { services["securityhub"].ops["BatchUpdateFindings"] = hubBatchUpdateFindings }
-
 type hubFindingIdentifier struct {
 	ID         *string `json:"Id"`
 	ProductArn *string `json:"ProductArn"`

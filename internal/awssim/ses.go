@@ -15,21 +15,6 @@ import (
 	"strings"
 )
 
-func init() {
-	registerService(&service{
-		name: "ses", proto: protoRESTJSON,
-		throttleCode: "TooManyRequestsException", throttleHTTP: 429,
-		deniedCode: "AccessDeniedException", deniedHTTP: 403,
-		authCode: "UnrecognizedClientException", authHTTP: 403,
-		route: sesRoute,
-		ops: map[string]opHandler{
-			"SendEmail":           sesSendEmail,
-			"CreateEmailIdentity": sesCreateEmailIdentity,
-			"GetEmailIdentity":    sesGetEmailIdentity,
-		},
-	})
-}
-
 const sesIdentityPath = "/v2/email/identities/"
 
 // sesRoute maps SES v2 REST paths (already URL-decoded) to operations.

@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-func init() {
-	registerService(&service{
-		name: "sts", proto: protoQuery, xmlns: "https://sts.amazonaws.com/doc/2011-06-15/",
-		throttleCode: "Throttling", throttleHTTP: 400,
-		deniedCode: "AccessDenied", deniedHTTP: 403,
-		authCode: "InvalidClientTokenId", authHTTP: 403,
-		ops: map[string]opHandler{
-			"AssumeRole":        stsAssumeRole,
-			"GetCallerIdentity": stsGetCallerIdentity,
-		},
-	})
-}
-
 type stsCallerIdentity struct {
 	Account string `xml:"Account"`
 	Arn     string `xml:"Arn"`
@@ -47,10 +34,7 @@ type stsAssumeRoleResult struct {
 	AssumedRoleUser stsAssumedRoleUser `xml:"AssumedRoleUser"`
 }
 
-var (
-	roleARNRe     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role(/(?:[\w+=,.@-]+/)*)?([\w+=,.@-]{1,64})$`)
-	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-)
+var sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 func stsAssumeRole(r *Request) (any, error) {
 	roleARN := r.Form.Get("RoleArn")
@@ -169,19 +153,4 @@ func (s *Sim) trustMatchLocked(role *Role, c *Credential) (direct, viaAccount bo
 		}
 	}
 	return direct, viaAccount
-}
-
-// inOrgLocked tells whether an account is a member of the organization.
-func (s *Sim) inOrgLocked(a *Account) bool {
-	if s.org == nil {
-		return false
-	}
-	if a.ID == s.org.ManagementAccount {
-		return true
-	}
-	if a.ParentID == s.org.RootID {
-		return true
-	}
-	_, ok := s.org.OUs[a.ParentID]
-	return ok
 }

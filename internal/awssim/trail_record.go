@@ -7,10 +7,8 @@ import (
 )
 
 // Every request the simulator authenticates and answers becomes a
-// CloudTrail event, as AWS records management events.
-func init() {
-	servedHooks = append(servedHooks, func(r *Request, svc *service, err error) { r.Sim.recordTrailLocked(r, svc, err) })
-}
+// CloudTrail event, as AWS records management events: server.go hands each
+// one to recordTrailLocked.
 
 // trailDataEvents are operations CloudTrail treats as data events, which
 // its Event history does not record: S3 object calls and SES sending.
