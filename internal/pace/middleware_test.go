@@ -101,8 +101,10 @@ func TestPacingBacksOffAndPacesEveryAttempt(t *testing.T) {
 
 func TestPacingAtTheLimitIsNotThrottled(t *testing.T) {
 	srv := startSim(t)
-	srv.Sim.SetRateLimit("iam", 100, 5)
-	lim := pace.New(pace.Options{Rate: 90, Min: 10, Max: 90, Burst: 5, Increase: 0, Cooldown: time.Second})
+	// The account's bucket holds 20; the limiter's 5 leaves room for calls
+	// that a busy machine delivers bunched together.
+	srv.Sim.SetRateLimit("iam", 100, 20)
+	lim := pace.New(pace.Options{Rate: 80, Min: 10, Max: 80, Burst: 5, Increase: 0, Cooldown: time.Second})
 	cfg := srv.RootConfig(acct)
 	cfg.APIOptions = append(cfg.APIOptions, pace.APIOption(func(string, string) *pace.Limiter { return lim }))
 	hammer(t, iam.NewFromConfig(cfg), 100)
