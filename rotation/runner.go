@@ -58,6 +58,42 @@ type Runner struct {
 	Logger   *slog.Logger
 	// ReportWait bounds the wait for a credential report (0: default).
 	ReportWait time.Duration
+
+	// seenUsers records the Filters.Users names some inventory found.
+	seenMu    sync.Mutex
+	seenUsers map[string]bool
+}
+
+// UnmatchedUsers returns, after Run, the Filters.Users names that matched
+// no user in any account inventoried, in the order given: a --user that
+// acts on nobody must not pass for a run that did its work.
+func (r *Runner) UnmatchedUsers() []string {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	var out []string
+	for _, name := range r.Filters.Users {
+		if !r.seenUsers[name] && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// noteUsers records which Filters.Users names inv holds.
+func (r *Runner) noteUsers(inv Inventory) {
+	if len(r.Filters.Users) == 0 {
+		return
+	}
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	if r.seenUsers == nil {
+		r.seenUsers = map[string]bool{}
+	}
+	for _, u := range inv.Users {
+		if slices.Contains(r.Filters.Users, u.Name) {
+			r.seenUsers[u.Name] = true
+		}
+	}
 }
 
 // accountResult is what one account contributes to the report.
@@ -138,6 +174,14 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	log := r.logger()
 	res := accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU, Status: vocab.AccountOK}}
 	fail := func(err error) accountResult {
+		if ctx.Err() != nil {
+			// Cut short by Ctrl-C or SIGTERM before any step: not a
+			// failure of the account, and nothing of it was seen.
+			log.Warn("account interrupted", "account", t.ID, "err", err)
+			res.account.Status = vocab.AccountSkipped
+			res.account.Error = "run interrupted before this account's inventory finished: " + err.Error()
+			return res
+		}
 		log.Error("account failed", "account", t.ID, "err", err)
 		res.account.Status = vocab.AccountError
 		res.account.Error = err.Error()
@@ -175,6 +219,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	// Users without keys count too: they are part of the account's IAM
 	// estate the audit covered.
 	res.account.Users = len(inv.Users)
+	r.noteUsers(inv)
 	actions := Plan(inv, t.Policy, now, r.RunID)
 	var outcomes []Outcome
 	switch r.Mode {
