@@ -5,10 +5,17 @@
 // code. Exit codes:
 //
 //	0  done
-//	1  failed (the run could not be carried out, or its report not written)
-//	2  bad usage or configuration
+//	1  failed (the run could not be carried out, its report not written or
+//	   uploaded, or an output checked before any change was unusable)
+//	2  bad usage or configuration (found before any change), or a --user
+//	   that matches no IAM user in any account
 //	3  done, but some accounts or steps failed (or interrupted)
 //	4  done, findings present and --fail-on-findings given
+//	5  done, but a notice or the digest could not be sent
+//
+// SIGINT and SIGTERM stop a run in two stages (package interrupt): the
+// first lets steps in flight finish within --stop-grace and writes the
+// report; a second cuts them short at once and still writes the report.
 package main
 
 import (
@@ -23,13 +30,50 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"keyrotor/internal/interrupt"
+	"keyrotor/report"
 )
 
+// abortWait is how long the process may take, once the run is aborted, to
+// write its report and exit, before it exits without.
+const abortWait = 10 * time.Second
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &Env{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, Getenv: os.Getenv})
-	stop()
+	stop := interrupt.New(context.Background(), interrupt.DefaultGrace)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go handleSignals(sigs, stop, os.Stderr, os.Exit)
+	code := run(stop.Context(), os.Args[1:], &Env{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, Getenv: os.Getenv, Stop: stop})
 	os.Exit(code)
+}
+
+// handleSignals turns signals into stop requests. Once the run is
+// aborted it gets abortWait to write its report; a signal after the abort,
+// or the end of that wait, exits at once.
+func handleSignals(sigs <-chan os.Signal, stop *interrupt.Stop, stderr io.Writer, exit func(int)) {
+	var deadline <-chan time.Time
+	aborted := stop.Aborted()
+	for {
+		select {
+		case sig := <-sigs:
+			select {
+			case <-aborted:
+				fmt.Fprintf(stderr, "keyrotor: %s after the abort: exiting without waiting for the report\n", sig)
+				exit(ExitFailed)
+				return
+			default:
+			}
+			stop.Request(sig.String())
+		case <-aborted:
+			aborted = nil
+			deadline = time.After(abortWait)
+		case <-deadline:
+			fmt.Fprintf(stderr, "keyrotor: still running %s after the abort: exiting without the report\n", abortWait)
+			exit(ExitFailed)
+			return
+		}
+	}
 }
 
 // run executes the CLI with args and returns the process exit code.
@@ -57,11 +101,12 @@ func run(ctx context.Context, args []string, env *Env) int {
 }
 
 // printError writes the error that ends the run: one JSON log record when
-// --log-format json asked for machine-readable stderr, else one line.
+// --log-format json asked for machine-readable stderr, else one line with
+// access key IDs masked, as in every other line people read.
 func printError(root *cobra.Command, stderr io.Writer, err error, code int) {
 	if f := root.PersistentFlags().Lookup("log-format"); f != nil && f.Value.String() == "json" {
 		slog.New(slog.NewJSONHandler(stderr, nil)).Error("keyrotor failed", "err", err.Error(), "exit_code", code)
 		return
 	}
-	fmt.Fprintln(stderr, "keyrotor:", err)
+	fmt.Fprintln(stderr, "keyrotor:", report.MaskKeyIDs(err.Error()))
 }
