@@ -131,6 +131,10 @@ func (o Options) account(ctx context.Context, t rotation.AccountTarget, prefix s
 		// Not a failure: the role may simply not be allowed to simulate
 		// (an older deployment); the reads below still prove access.
 		notes = append(notes, "permissions not simulated (iam:SimulatePrincipalPolicy denied)")
+	case errors.Is(err, rotation.ErrSimulateUnavailable):
+		// An emulator without the simulator (LocalStack, moto): a
+		// warning, not a reason to call the account not ready.
+		notes = append(notes, "WARNING: permissions not checked ("+err.Error()+")")
 	case err != nil:
 		return "", err
 	case len(missing) > 0:

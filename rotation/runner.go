@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -62,6 +63,9 @@ type Runner struct {
 	// seenUsers records the Filters.Users names some inventory found.
 	seenMu    sync.Mutex
 	seenUsers map[string]bool
+	// simulateUnavailable is set once the endpoint has shown it does not
+	// answer iam:SimulatePrincipalPolicy.
+	simulateUnavailable atomic.Bool
 }
 
 // UnmatchedUsers returns, after Run, the Filters.Users names that matched
@@ -424,8 +428,18 @@ func (r *Runner) checkApplyPermissions(ctx context.Context, api AccountAPI, t Ac
 	if err != nil {
 		return err
 	}
+	if r.simulateUnavailable.Load() {
+		return nil
+	}
 	missing, err := CheckPermissions(ctx, api.Permissions, api.RoleARN, NeededActions(vocab.ModeApply, r.Secrets, r.Exemptions, scope), scope)
 	switch {
+	case errors.Is(err, ErrSimulateUnavailable):
+		// The endpoint, not the account: asking again in every account
+		// would only cost time.
+		if !r.simulateUnavailable.Swap(true) {
+			log.Warn("cannot check the rotation role's permissions beforehand on this endpoint; going on, the calls themselves are the check", "account", t.ID, "err", err)
+		}
+		return nil
 	case errors.Is(err, ErrSimulateDenied):
 		log.Warn("cannot check the rotation role's permissions beforehand; going on", "account", t.ID, "err", err)
 		return nil
