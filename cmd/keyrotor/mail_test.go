@@ -216,6 +216,21 @@ func checkDigest(t *testing.T, label string, r mailRun) {
 	if !strings.Contains(d.Text, r.dir) || !strings.Contains(d.HTML, r.dir) {
 		t.Errorf("%s: digest does not say where the report is (%s):\n%s", label, r.dir, d.Text)
 	}
+	// Issue 11: processed, failed and skipped accounts apart (skipped ones
+	// were counted as processed), the run's times, and one log record.
+	sum := r.rep.Summary
+	for _, want := range []string{
+		fmt.Sprintf("%d processed, %d failed, %d skipped", sum.AccountsOK, sum.AccountsFailed, sum.AccountsSkipped),
+		"Started:   " + r.rep.Run.Started.UTC().Format("2006-01-02 15:04 UTC"),
+		"Finished:  " + r.rep.Run.Ended.UTC().Format("2006-01-02 15:04 UTC"),
+	} {
+		if !strings.Contains(d.Text, want) {
+			t.Errorf("%s: digest text lacks %q:\n%s", label, want, d.Text)
+		}
+	}
+	if n := strings.Count(r.res.stderr, `msg="digest sent"`); n != 1 {
+		t.Errorf("%s: %d \"digest sent\" log records, want 1:\n%s", label, n, r.res.stderr)
+	}
 }
 
 // mailSent is a message as the report should list it.

@@ -89,13 +89,15 @@ func TestDoneDetachedContextIsReleased(t *testing.T) {
 	}
 }
 
+type testKey struct{}
+
 func TestDetachWithoutStop(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), struct{}{}, "v"))
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), testKey{}, "v"))
 	step, done := interrupt.Detach(ctx)
 	defer done()
 	cancel()
-	if step.Err() != nil || step.Value(struct{}{}) != "v" {
+	if step.Err() != nil || step.Value(testKey{}) != "v" {
 		t.Errorf("without a Stop, Detach must ignore cancellation and keep values: %v", step.Err())
 	}
 }
