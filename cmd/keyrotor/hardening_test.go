@@ -307,3 +307,55 @@ func TestConfigsAgainstDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateWithoutSimulator: against an endpoint without
+// iam:SimulatePrincipalPolicy (LocalStack's 501, moto's 500), rotate
+// --apply asks it once in the whole run, warns, and rotates; before, it
+// asked ten times in every account (about 15 s a run) and a preflight
+// called every account NOT READY.
+func TestRotateWithoutSimulator(t *testing.T) {
+	t.Parallel()
+	for _, f := range []awssim.Fault{
+		{Service: "iam", Op: "SimulatePrincipalPolicy", Kind: awssim.FaultUnsupported},
+		{Service: "iam", Op: "SimulatePrincipalPolicy", Code: "InternalError", Status: 500, Message: "not implemented", Times: -1},
+	} {
+		sc := awssim.Generate(awssim.GenOptions{Accounts: 3, UsersPerAccount: 4, Seed: 9})
+		h := newHarness(t, sc, "")
+		h.setConcurrency(1, 2)
+		h.sim.InjectFault(f)
+		r := h.runAt("rotate", "--apply", "--out", h.outDir("nosim"))
+		if r.code != ExitOK {
+			t.Fatalf("%s: exit %d\n%s", f.Kind, r.code, r.stderr)
+		}
+		total := 0
+		for _, n := range simulateCalls(h.sim) {
+			total += n
+		}
+		if total != 1 || strings.Count(r.stderr, "cannot check the rotation role's permissions beforehand on this endpoint") != 1 {
+			t.Errorf("%s: %d SimulatePrincipalPolicy calls, want 1 with one warning\n%s", f.Kind, total, r.stderr)
+		}
+		if rep := h.latestReport(h.outDir("nosim")); rep.Summary.Results[vocab.ResultDone] == 0 {
+			t.Errorf("%s: nothing was rotated: %+v", f.Kind, rep.Summary.Results)
+		}
+	}
+}
+
+// TestTruncatedAnswerDoesNotFailAnAccount: a 200 whose body was cut short
+// (a proxy, a blip) is retried, so the account is audited; before, one
+// such answer failed the whole account.
+func TestTruncatedAnswerDoesNotFailAnAccount(t *testing.T) {
+	t.Parallel()
+	h := newAuditHarness(t)
+	for _, op := range []string{"ListUsers", "ListAccessKeys", "GetCredentialReport"} {
+		h.sim.InjectFault(awssim.Fault{Service: "iam", Op: op, AccountID: acctBoundaries, Kind: awssim.FaultTruncate})
+	}
+	dir := h.outDir("truncated")
+	if r := h.runAt("audit", "--out", dir); r.code != ExitPartial {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, a := range h.latestReport(dir).Accounts {
+		if a.AccountID == acctBoundaries && a.Status != vocab.AccountOK {
+			t.Errorf("the account with truncated answers: %+v", a)
+		}
+	}
+}

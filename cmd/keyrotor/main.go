@@ -43,23 +43,39 @@ func main() {
 	stop := interrupt.New(context.Background(), interrupt.DefaultGrace)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go handleSignals(sigs, stop, os.Stderr, os.Exit)
+	say := func(msg string) { fmt.Fprintln(os.Stderr, "keyrotor:", msg) }
+	if jsonLogsAsked(os.Args[1:]) {
+		log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		say = func(msg string) { log.Error(msg, "exit_code", ExitFailed) }
+	}
+	go handleSignals(sigs, stop, say, os.Exit, abortWait)
 	code := run(stop.Context(), os.Args[1:], &Env{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, Getenv: os.Getenv, Stop: stop})
 	os.Exit(code)
 }
 
+// jsonLogsAsked tells whether the command line asks for JSON logs, for
+// the few lines said outside any command.
+func jsonLogsAsked(args []string) bool {
+	for i, a := range args {
+		if a == "--log-format=json" || a == "--log-format" && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+	}
+	return false
+}
+
 // handleSignals turns signals into stop requests. Once the run is
-// aborted it gets abortWait to write its report; a signal after the abort,
-// or the end of that wait, exits at once.
-func handleSignals(sigs <-chan os.Signal, stop *interrupt.Stop, stderr io.Writer, exit func(int)) {
+// aborted it gets wait to write its report; a signal after the abort, or
+// the end of that wait, exits at once (say tells why).
+func handleSignals(sigs <-chan os.Signal, stop *interrupt.Stop, say func(string), exit func(int), wait time.Duration) {
 	var deadline <-chan time.Time
 	aborted := stop.Aborted()
 	for {
 		select {
 		case sig := <-sigs:
 			select {
-			case <-aborted:
-				fmt.Fprintf(stderr, "keyrotor: %s after the abort: exiting without waiting for the report\n", sig)
+			case <-stop.Aborted():
+				say(fmt.Sprintf("%s after the abort: exiting without waiting for the report", sig))
 				exit(ExitFailed)
 				return
 			default:
@@ -67,9 +83,9 @@ func handleSignals(sigs <-chan os.Signal, stop *interrupt.Stop, stderr io.Writer
 			stop.Request(sig.String())
 		case <-aborted:
 			aborted = nil
-			deadline = time.After(abortWait)
+			deadline = time.After(wait)
 		case <-deadline:
-			fmt.Fprintf(stderr, "keyrotor: still running %s after the abort: exiting without the report\n", abortWait)
+			say(fmt.Sprintf("still running %s after the abort: exiting without the report", wait))
 			exit(ExitFailed)
 			return
 		}

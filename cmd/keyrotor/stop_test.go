@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -371,5 +372,53 @@ func (h *harness) processEnv() []string {
 		"AWS_CONFIG_FILE=" + filepath.Join(h.dir, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(h.dir, "no-aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// TestHandleSignals: the first signal is a stop request, the second an
+// abort; after the abort the process exits (1) if the run has not ended
+// within the wait, or at once on a further signal.
+func TestHandleSignals(t *testing.T) {
+	t.Parallel()
+	for _, third := range []bool{false, true} {
+		stop := interrupt.New(context.Background(), time.Hour)
+		sigs := make(chan os.Signal, 3)
+		exited := make(chan int, 1)
+		var said []string
+		var mu sync.Mutex
+		say := func(msg string) { mu.Lock(); said = append(said, msg); mu.Unlock() }
+		wait := time.Hour
+		if !third {
+			wait = 50 * time.Millisecond
+		}
+		go handleSignals(sigs, stop, say, func(code int) { exited <- code }, wait)
+		sigs <- syscall.SIGTERM
+		select {
+		case <-stop.Context().Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("the first signal did not stop the run")
+		}
+		sigs <- syscall.SIGTERM
+		select {
+		case <-stop.Aborted():
+		case <-time.After(5 * time.Second):
+			t.Fatal("the second signal did not abort the run")
+		}
+		if third {
+			sigs <- os.Interrupt
+		}
+		select {
+		case code := <-exited:
+			mu.Lock()
+			if code != ExitFailed || len(said) != 1 {
+				t.Errorf("third signal %v: exit %d, said %q", third, code, said)
+			}
+			mu.Unlock()
+		case <-time.After(5 * time.Second):
+			t.Fatalf("third signal %v: no exit after the abort", third)
+		}
+	}
+	if !jsonLogsAsked([]string{"--log-format", "json", "audit"}) || !jsonLogsAsked([]string{"audit", "--log-format=json"}) || jsonLogsAsked([]string{"audit"}) {
+		t.Error("jsonLogsAsked")
 	}
 }
