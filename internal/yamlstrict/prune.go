@@ -61,20 +61,24 @@ func entryFailed(mv *ast.MappingValueNode, failed map[ast.Node]bool) bool {
 // chainFailed tells whether n, or the node under its anchors and tags,
 // failed: the schema check reports a value where it resolved it.
 func chainFailed(n ast.Node, failed map[ast.Node]bool) bool {
-	for n != nil {
+	for ; n != nil; n = decorated(n) {
 		if failed[n] {
 			return true
 		}
-		switch v := n.(type) {
-		case *ast.AnchorNode:
-			n = v.Value
-		case *ast.TagNode:
-			n = v.Value
-		default:
-			return false
-		}
 	}
 	return false
+}
+
+// decorated returns the node an anchor or a tag decorates, nil for any
+// other node.
+func decorated(n ast.Node) ast.Node {
+	switch v := n.(type) {
+	case *ast.AnchorNode:
+		return v.Value
+	case *ast.TagNode:
+		return v.Value
+	}
+	return nil
 }
 
 // orNull returns n, or a null node in place of old when n is nil.
