@@ -1,6 +1,7 @@
-// Package job is one audit or rotate run end to end: resolve the target
-// accounts, run the rotation runner over them, write the report files,
-// upload them, mail the digest, and say how the run went. The CLI only
+// Package job is one audit or rotate run end to end: check every output
+// the run will write, resolve the target accounts, run the rotation runner
+// over them, write the report files, upload them, mail the digest, and say
+// how the run went. The CLI only
 // parses flags into Options and maps the Result to an exit code.
 package job
 

@@ -146,7 +146,8 @@ func mailError(res job.Result) error {
 			failed, len(res.Report.Notifications)))
 	}
 	if res.DigestErr != nil {
-		parts = append(parts, "the digest to the security team could not be sent: "+res.DigestErr.Error())
+		// Its error is logged once, where it happened.
+		parts = append(parts, "the digest to the security team could not be sent (see the log)")
 	}
 	return errors.New(strings.Join(parts, "; ") + "; see the report's Notifications sheet")
 }

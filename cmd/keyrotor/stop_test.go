@@ -34,7 +34,9 @@ func hangVictimStore(sim *awssim.Sim) {
 		Kind: awssim.FaultHang, Times: -1, HangFor: time.Minute})
 }
 
-// waitForCall returns once the simulator logged a call of op in account.
+// waitForCall returns once the simulator logged a call of op in account,
+// or fails the test (without stopping it: it may run in another
+// goroutine) after 30 seconds.
 func waitForCall(t *testing.T, sim *awssim.Sim, account, op string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -44,7 +46,7 @@ func waitForCall(t *testing.T, sim *awssim.Sim, account, op string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("no %s call in %s within 30s", op, account)
+	t.Errorf("no %s call in %s within 30s", op, account)
 }
 
 // stoppedRun is a rotate --apply run stopped while the victim's store
