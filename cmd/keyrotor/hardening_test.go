@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"keyrotor/internal/awssim"
 	"keyrotor/vocab"
@@ -216,7 +219,11 @@ func hasRecord(recs []map[string]any, msg string) bool {
 func TestJSONLogsAreOnlyJSON(t *testing.T) {
 	t.Parallel()
 	sc := awssim.Generate(awssim.GenOptions{Accounts: 2, UsersPerAccount: 3, Seed: 5})
-	h := newHarness(t, sc, "", badDate)
+	h := newHarness(t, sc, "")
+	proxy := httptest.NewServer(badDate(h.sim))
+	t.Cleanup(proxy.Close)
+	// Applied after the harness's own options, so it wins.
+	h.awsOptions = append(h.awsOptions, awsconfig.WithBaseEndpoint(proxy.URL))
 	h.sim.CreateBucket(h.seeded.SecurityAccountID, h.seeded.Region, s3Bucket)
 	dir := h.outDir("json")
 	r := h.runAt("--log-format", "json", "rotate", "--apply", "--out", dir, "--report-s3", "s3://"+s3Bucket+"/r")
@@ -282,7 +289,7 @@ func TestConfigsAgainstDemo(t *testing.T) {
 		{"../../accounts.yaml", ExitUsage, "organization.exclude_ous: ou-ab12-cd34ef56 is not in the organization"},
 	} {
 		dir := h.outDir("demo-" + strings.TrimSuffix(filepath.Base(tc.file), ".yaml"))
-		var out, errb syncBuffer
+		var out, errb lockedBuffer
 		code := run(t.Context(), []string{"--config", tc.file, "audit", "--out", dir}, h.env(&out, &errb, h.sim.Now))
 		if code != tc.want || !strings.Contains(errb.String(), tc.says) {
 			t.Errorf("%s: exit %d, want %d saying %q\n%s", tc.file, code, tc.want, tc.says, errb.String())

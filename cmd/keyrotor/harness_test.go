@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -65,9 +64,8 @@ report:
 %[4]s`
 
 // newHarness builds sc (fixing its clock for reproducible ages), serves it
-// on loopback and points the SDK's environment at it. wrap, if given, puts
-// a handler of the test's in front of the simulator.
-func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string, wrap ...func(http.Handler) http.Handler) *harness {
+// on loopback and points the SDK's environment at it.
+func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 	t.Helper()
 	if sc.Now.IsZero() {
 		sc.Now = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
@@ -76,11 +74,7 @@ func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string, wrap ...fun
 	if err != nil {
 		t.Fatalf("build scenario: %v", err)
 	}
-	var handler http.Handler = sim
-	for _, w := range wrap {
-		handler = w(handler)
-	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, sim: sim, seeded: seeded, url: srv.URL, dir: t.TempDir()}
 	h.config = filepath.Join(h.dir, "accounts.yaml")

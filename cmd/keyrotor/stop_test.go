@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +27,25 @@ import (
 // grace period, then cuts it short; a second request cuts it at once; the
 // report is written every time, and the next run recovers what the cut
 // step left.
+
+// lockedBuffer is a bytes.Buffer for a writer in another goroutine (a
+// run's stderr, a process's) and a reader in the test's.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // hangVictimStore makes every Secrets Manager call in the victim's account
 // hang: the first is the store of the new key, right after
@@ -73,7 +94,7 @@ func (e *e2e) rotateStopped(grace time.Duration, requests int) stoppedRun {
 			stop.Request("terminated")
 		}
 	}()
-	var out, errb syncBuffer
+	var out, errb lockedBuffer
 	env := e.env(&out, &errb, e.sim.Now)
 	env.Stop = stop
 	code := run(stop.Context(), []string{"--config", e.config, "rotate", "--apply", "--out", dir, "--format", "json",
@@ -228,7 +249,7 @@ func TestStopDuringInventory(t *testing.T) {
 	h.sim.InjectFault(awssim.Fault{Service: "iam", Op: "ListUsers", AccountID: acctBoundaries,
 		Kind: awssim.FaultHang, Times: -1, HangFor: time.Minute})
 	stop := interrupt.New(context.Background(), time.Hour)
-	var out, errb syncBuffer
+	var out, errb lockedBuffer
 	go func() {
 		// A hung call is logged only when it ends; once the three other
 		// targets are done, the hung one is all that is left.
@@ -320,14 +341,18 @@ func TestBuiltBinary(t *testing.T) {
 			}
 			h := newHarness(t, sc, "")
 			hangVictimStore(h.sim)
+			// The keyrotor process reaches the simulator on a listener of
+			// its own.
+			srv := httptest.NewServer(h.sim)
+			t.Cleanup(srv.Close)
 			dir := h.outDir("signals")
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, "--config", h.config, "rotate", "--apply", "--out", dir,
 				"--format", "json", "--stop-grace", tc.grace.String())
-			cmd.Env = h.processEnv()
+			cmd.Env = h.processEnv(srv.URL)
 			cmd.WaitDelay = 5 * time.Second
-			var stderr syncBuffer
+			var stderr lockedBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -360,13 +385,13 @@ func TestBuiltBinary(t *testing.T) {
 }
 
 // processEnv is the environment a user's shell gives keyrotor to reach the
-// simulator (see useProcessEnv), for a keyrotor process of its own.
-func (h *harness) processEnv() []string {
+// simulator at url (see useProcessEnv), for a keyrotor process of its own.
+func (h *harness) processEnv(url string) []string {
 	c := h.seeded.Central
 	return []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + h.dir,
-		"AWS_ENDPOINT_URL=" + h.url,
+		"AWS_ENDPOINT_URL=" + url,
 		"AWS_REGION=" + h.seeded.Region,
 		"AWS_ACCESS_KEY_ID=" + c.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
