@@ -314,12 +314,13 @@ func TestBuiltBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output()
-		if err != nil {
-			t.Fatalf("git describe: %v", err)
+		// make build's fallback outside a git checkout (a tarball) is dev.
+		want := "dev"
+		if d, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output(); err == nil {
+			want = strings.TrimSpace(string(d))
 		}
-		if got := strings.TrimSpace(string(out)); got != "keyrotor version "+strings.TrimSpace(string(want)) {
-			t.Errorf("--version says %q, want the version git describe gives, %q", got, strings.TrimSpace(string(want)))
+		if got := strings.TrimSpace(string(out)); got != "keyrotor version "+want {
+			t.Errorf("--version says %q, want the version git describe gives, %q", got, want)
 		}
 	})
 
