@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -86,6 +87,9 @@ func Discover(ctx context.Context, api OrganizationsAPI, o DiscoverOptions) ([]T
 				}
 			}
 		}
+		if err := w.unknownOUs(); err != nil {
+			return nil, nil, err
+		}
 		for _, a := range w.accounts {
 			t := Target{ID: aws.ToString(a.acct.Id), Name: aws.ToString(a.acct.Name), Email: aws.ToString(a.acct.Email), OU: a.path, Source: "organizations"}
 			switch {
@@ -128,6 +132,28 @@ func Discover(ctx context.Context, api OrganizationsAPI, o DiscoverOptions) ([]T
 	sort.Slice(targets, func(i, j int) bool { return targets[i].ID < targets[j].ID })
 	sort.Slice(skipped, func(i, j int) bool { return skipped[i].ID < skipped[j].ID })
 	return targets, skipped, nil
+}
+
+// ErrUnknownOU is wrapped by Discover's error when include_ous or
+// exclude_ous names an OU or root the organization does not have: a run
+// that covers nothing must not read as a clean one, and an exclusion that
+// excludes nothing would rotate keys in accounts meant to be left alone.
+var ErrUnknownOU = errors.New("not in the organization")
+
+// unknownOUs fails for the include and exclude IDs the walk never reached.
+func (w *walker) unknownOUs() error {
+	var errs []error
+	for _, list := range []struct {
+		field string
+		ids   []string
+	}{{"organization.include_ous", w.include}, {"organization.exclude_ous", w.exclude}} {
+		for _, id := range list.ids {
+			if !w.seen[id] {
+				errs = append(errs, fmt.Errorf("%s: %s is %w (check the ID with aws organizations list-organizational-units-for-parent)", list.field, id, ErrUnknownOU))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type placedAccount struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,28 @@ func TestDiscover(t *testing.T) {
 	}
 	if ous["444444444444"] != "Workloads/Prod" || ous["222222222222"] != "" || ous["777777777777"] != "Sandbox" {
 		t.Errorf("OU paths = %v", ous)
+	}
+}
+
+// TestDiscoverUnknownOU: an include_ous or exclude_ous entry the
+// organization does not have is an error naming it, not a run over no
+// accounts (that read as 100% compliant) or an exclusion of nothing.
+func TestDiscoverUnknownOU(t *testing.T) {
+	o := newTestOrg(t)
+	api := organizations.NewFromConfig(o.cfg())
+	for _, opts := range []accounts.DiscoverOptions{
+		{UseOrganizations: true, IncludeOUs: []string{"ou-zzzz-00000000"}},
+		{UseOrganizations: true, IncludeOUs: []string{o.prod}, ExcludeOUs: []string{"ou-zzzz-00000000"}},
+	} {
+		got, _, err := accounts.Discover(context.Background(), api, opts)
+		if !errors.Is(err, accounts.ErrUnknownOU) || !strings.Contains(err.Error(), "ou-zzzz-00000000 is not in the organization") {
+			t.Errorf("Discover(%+v) = %v, %v; want ErrUnknownOU naming the OU", opts, ids(got), err)
+		}
+	}
+	// The root itself and known OUs are fine.
+	if _, _, err := accounts.Discover(context.Background(), api, accounts.DiscoverOptions{UseOrganizations: true,
+		IncludeOUs: []string{o.sim.Org().RootID}, ExcludeOUs: []string{o.sb}}); err != nil {
+		t.Errorf("root and a known OU: %v", err)
 	}
 }
 

@@ -254,7 +254,9 @@ func TestParseErrorNeverEchoesExternalID(t *testing.T) {
 }
 
 func TestParseReportsEveryError(t *testing.T) {
-	// Structural problems are reported together...
+	// Structural problems are reported together, and (issue 11: they were
+	// reported alone, the rules only once the structure was fixed) with
+	// the rule violations of the rest: the sender this file leaves out.
 	_, err := Parse("accounts.yaml", lines(
 		"policy:",
 		"  max_key_age: 9x",
@@ -265,6 +267,7 @@ func TestParseReportsEveryError(t *testing.T) {
 	))
 	got := errorSummaries(Errors(err))
 	want := []string{
+		"1 notifications.sender",
 		"2 policy.max_key_age",
 		"3 policy.unused_after",
 		"4 exclude_accounts[0]",
@@ -297,6 +300,47 @@ func TestParseReportsEveryError(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "\n") + 1; n != 4 {
 		t.Errorf("joined error has %d lines, want 4:\n%v", n, err)
+	}
+}
+
+// TestParseReportsStructuralAndRuleErrorsAtOnce: one bad value does not
+// hide a broken rule elsewhere, and a field with a structural problem is
+// not blamed again by the rule checked on its default.
+func TestParseReportsStructuralAndRuleErrorsAtOnce(t *testing.T) {
+	_, err := Parse("accounts.yaml", lines(
+		minimal,
+		"policy:",
+		"  max_key_age: 9x",
+		"  hard_deadline: 1d",
+		"concurrency:",
+		"  per_account: 0",
+		"accounts:",
+		"  - id: \"12345\"",
+		"  - id: \"123456789012\"",
+		"    contacts: [nobody]",
+		"    unknown: 1",
+		"report:",
+		"  formats: [pdf]",
+		"  out: !env OUT",
+	))
+	got := errorSummaries(Errors(err))
+	want := []string{
+		"4 policy.max_key_age",
+		"5 policy.hard_deadline",
+		"7 concurrency.per_account",
+		"9 accounts[0].id",
+		"11 accounts[1].contacts[0]",
+		"12 accounts[1].unknown",
+		"14 report.formats[0]",
+		"15 report.out",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("errors = %v, want %v\n%v", got, want, err)
+	}
+	// A syntax error leaves nothing to check rules on.
+	_, err = Parse("accounts.yaml", lines(minimal, "policy: [", "concurrency: {per_account: 0}"))
+	if got := errorSummaries(Errors(err)); len(got) != 1 {
+		t.Errorf("syntax error: %v", got)
 	}
 }
 

@@ -23,15 +23,19 @@ func Load(path string) (*Config, error) {
 
 // Parse parses, defaults and validates a configuration. file names the
 // source in errors. Every error is an *Error, or several joined with
-// errors.Join (see Errors). Structural problems (syntax, unknown keys,
-// wrong types, bad scalars) are reported together first; rule violations are
-// reported together once the structure is sound.
+// errors.Join (see Errors), sorted by line. Structural problems (unknown
+// keys, wrong types, bad scalars) and rule violations are reported
+// together: the rules are checked on everything that decoded, each field
+// with a structural problem standing at its default. Only a document that
+// cannot be read at all (a syntax error, misused aliases) stops at its
+// structural problems.
 func Parse(file string, data []byte) (*Config, error) {
 	cfg := defaultConfig()
 	idx, err := yamlstrict.Decode(file, data, cfg, yamlstrict.Options{
 		Literals: map[string]func(ast.Node) (string, error){"account_id": accountIDFromYAML},
 	})
-	if err != nil {
+	structural := yamlstrict.Errors(err)
+	if err != nil && (!idx.Partial() || len(structural) == 0) {
 		return nil, err
 	}
 	restoreAccountIDs(idx, cfg)
@@ -39,8 +43,11 @@ func Parse(file string, data []byte) (*Config, error) {
 
 	v := validator{file: file, idx: idx, seen: map[string]bool{}}
 	v.validate(cfg)
-	if len(v.errs) > 0 {
-		return nil, yamlstrict.Join(v.errs)
+	// A rule checked on a field's default would only repeat its
+	// structural problem.
+	rules := slices.DeleteFunc(v.errs, func(e *Error) bool { return idx.Broken(e.Field) })
+	if all := slices.Concat(structural, rules); len(all) > 0 {
+		return nil, yamlstrict.Join(all)
 	}
 	cfg.applyDerivedDefaults()
 	yamlstrict.Sort(v.warns)

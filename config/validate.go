@@ -131,6 +131,9 @@ func (v *validator) organization(c *Config) {
 	if o.IncludeManagementAccount {
 		v.warnf("organization.include_management_account", "has no effect while organization.discovery is false")
 	}
+	if v.idx.BrokenWithin("accounts") {
+		return // the accounts list has problems of its own, reported already
+	}
 	if len(c.Accounts) == 0 {
 		v.errorf("organization.discovery", "nothing to rotate: discovery is off and no accounts are listed")
 		return
@@ -236,6 +239,14 @@ var policyRules = []policyRule{
 	{fields: []string{"unused_after"}, warn: true, bad: func(p rotation.Policy) bool { return p.UnusedAfter > 45*day },
 		msg: func(p rotation.Policy) string {
 			return fmt.Sprintf("%s is longer than the 45 days of CIS 1.12", Duration(p.UnusedAfter))
+		}},
+	{fields: []string{"deactivate_after"}, warn: true, bad: func(p rotation.Policy) bool { return p.DeactivateAfter == 0 },
+		msg: func(rotation.Policy) string {
+			return "0 deactivates an old key on the first run after its replacement is issued: its owner gets no time to move to the new key"
+		}},
+	{fields: []string{"delete_after"}, warn: true, bad: func(p rotation.Policy) bool { return p.DeleteAfter == 0 },
+		msg: func(rotation.Policy) string {
+			return "0 deletes a deactivated key on the next run: there is no time to find a forgotten caller and reactivate it"
 		}},
 	{fields: []string{"delete_foreign_inactive", "foreign_min_age", "foreign_unused_for"}, warn: true,
 		bad: func(p rotation.Policy) bool {
@@ -370,12 +381,25 @@ func (v *validator) notifications(n NotificationsConfig) {
 	}
 }
 
+// Concurrency beyond these gains nothing and costs: every account in
+// flight holds HTTP connections and memory, and IAM throttles each account
+// at a few calls per second, so more calls in flight there only draw
+// Throttling errors and backoff.
+const (
+	maxUsefulAccounts   = 512
+	maxUsefulPerAccount = 16
+)
+
 func (v *validator) concurrency(c ConcurrencyConfig) {
 	if c.Accounts < 1 {
 		v.errorf("concurrency.accounts", "must be at least 1, got %d", c.Accounts)
+	} else if c.Accounts > maxUsefulAccounts {
+		v.warnf("concurrency.accounts", "%d accounts at once is more than the %d that any run gains from; each holds connections and memory", c.Accounts, maxUsefulAccounts)
 	}
 	if c.PerAccount < 1 {
 		v.errorf("concurrency.per_account", "must be at least 1, got %d", c.PerAccount)
+	} else if c.PerAccount > maxUsefulPerAccount {
+		v.warnf("concurrency.per_account", "%d calls at once in one account is more than IAM's per-account rate allows (more than %d only draws throttling)", c.PerAccount, maxUsefulPerAccount)
 	}
 }
 

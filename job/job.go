@@ -1,6 +1,7 @@
-// Package job is one audit or rotate run end to end: resolve the target
-// accounts, run the rotation runner over them, write the report files,
-// upload them, mail the digest, and say how the run went. The CLI only
+// Package job is one audit or rotate run end to end: check every output
+// the run will write, resolve the target accounts, run the rotation runner
+// over them, write the report files, upload them, mail the digest, and say
+// how the run went. The CLI only
 // parses flags into Options and maps the Result to an exit code.
 package job
 
@@ -23,16 +24,12 @@ import (
 
 	"keyrotor/accounts"
 	"keyrotor/config"
+	"keyrotor/internal/interrupt"
 	"keyrotor/notify"
 	"keyrotor/report"
 	"keyrotor/rotation"
 	"keyrotor/vocab"
 )
-
-// ErrBadInput marks errors caused by the run's input (an --account that is
-// not a target, a mail template that does not render): the CLI's usage
-// error, exit code 2.
-var ErrBadInput = errors.New("bad input")
 
 // Options are one run's settings beyond accounts.yaml.
 type Options struct {
@@ -71,17 +68,29 @@ type Result struct {
 	Report *report.Report
 	// Files are the report files written, S3 their uploaded copies.
 	Files, S3 []string
+	// UnmatchedUsers are the --user names no account inventoried holds.
+	UnmatchedUsers []string
+	// DigestErr is why the digest to the security team was not sent.
+	DigestErr error
 }
 
 // Status is how a finished run went, for the scheduler.
 type Status int
 
-// Run statuses, most severe last but one: a failed step must reach the
-// scheduler's alerting as surely as a failed account does.
+// Run statuses, least severe first: a failed step must reach the
+// scheduler's alerting as surely as a failed account does, and mail that
+// did not go out as surely as a finding.
 const (
 	StatusOK Status = iota
 	// StatusFindings: findings present and the caller asked to fail on them.
 	StatusFindings
+	// StatusMailFailed: a notice to an owner or the digest could not be
+	// sent (the rotation steps themselves went through; the next run
+	// sends the notices again).
+	StatusMailFailed
+	// StatusNoMatch: a --user name matched no IAM user in any account
+	// (all accounts were seen, so it is not there).
+	StatusNoMatch
 	// StatusPartial: some accounts or steps failed, or the run was
 	// interrupted.
 	StatusPartial
@@ -94,10 +103,25 @@ func (r Result) Status(failOnFindings bool) Status {
 	switch {
 	case rep.Summary.AccountsFailed > 0 || rep.Run.Interrupted || rep.Summary.Results[vocab.ResultFailed] > 0:
 		return StatusPartial
+	case len(r.UnmatchedUsers) > 0:
+		return StatusNoMatch
+	case r.DigestErr != nil || notifyFailures(rep) > 0:
+		return StatusMailFailed
 	case failOnFindings && findingsPresent(rep):
 		return StatusFindings
 	}
 	return StatusOK
+}
+
+// notifyFailures counts the notices the run could not send.
+func notifyFailures(rep *report.Report) int {
+	n := 0
+	for _, nt := range rep.Notifications {
+		if nt.Result == vocab.NotifyFailed {
+			n++
+		}
+	}
+	return n
 }
 
 func findingsPresent(rep *report.Report) bool {
@@ -117,14 +141,19 @@ func NewRunID(now time.Time) string {
 }
 
 // Targets resolves the accounts of a run with conf's settings in force in
-// each.
+// each. No target at all is bad input (an OU without accounts, everything
+// excluded), unless the run is one shard of several, which may be empty.
 func Targets(ctx context.Context, awsCfg aws.Config, conf *config.Config, sel accounts.Selection) ([]rotation.AccountTarget, []accounts.Skipped, error) {
 	found, skipped, err := accounts.Resolve(ctx, organizations.NewFromConfig(awsCfg), conf.DiscoverOptions(), sel)
-	if errors.Is(err, accounts.ErrNotTargeted) {
+	if errors.Is(err, accounts.ErrNotTargeted) || errors.Is(err, accounts.ErrUnknownOU) {
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(found) == 0 && sel.Shard.Count <= 1 {
+		return nil, nil, fmt.Errorf("%w: no target account: discovery and accounts.yaml leave none to work on (%d found but skipped: %s)",
+			ErrBadInput, len(skipped), skippedReasons(skipped))
 	}
 	out := make([]rotation.AccountTarget, 0, len(found))
 	for _, t := range found {
@@ -133,16 +162,35 @@ func Targets(ctx context.Context, awsCfg aws.Config, conf *config.Config, sel ac
 	return out, skipped, nil
 }
 
+// skippedReasons lists a few skipped accounts with their reasons.
+func skippedReasons(skipped []accounts.Skipped) string {
+	if len(skipped) == 0 {
+		return "none"
+	}
+	var parts []string
+	for i, s := range skipped {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(skipped)-i))
+			break
+		}
+		parts = append(parts, s.ID+" "+s.Reason)
+	}
+	return strings.Join(parts, "; ")
+}
+
 // Connector assumes conf's rotation role in each member account.
 func Connector(awsCfg aws.Config, conf *config.Config, runID string) func(context.Context, rotation.AccountTarget) (rotation.AccountAPI, error) {
 	assumer := &accounts.Assumer{STS: sts.NewFromConfig(awsCfg), Base: awsCfg, RunID: runID}
 	return rotation.NewConnector(assumer, conf.RoleFor, conf.Secrets.Region)
 }
 
-// Run carries out an audit or rotate run end to end. The report is written
-// even after Ctrl-C, and the digest mailed: both say what happened. A
-// failure to write or upload the report is an error returned with the
-// Result of what was done.
+// Run carries out an audit or rotate run end to end. Every output is
+// checked before anything is changed: the report directory, the S3
+// destination (under --apply by writing to it), the mail templates and,
+// under --apply, the SES sender; a failure there is an error before any
+// change. The report is written even after Ctrl-C, and the digest mailed:
+// both say what happened. A failure to write or upload the report is an
+// error returned with the Result of what was done.
 func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options) (Result, error) {
 	log := o.Logger
 	if o.RunID == "" {
@@ -153,16 +201,37 @@ func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options)
 	if len(formats) == 0 {
 		formats = conf.Report.Formats
 	}
+	if err := checkReportDir(out); err != nil {
+		return Result{}, err
+	}
+	loc, err := parseS3Location(cmp.Or(o.ReportS3, conf.Report.S3))
+	if err != nil {
+		return Result{}, err
+	}
+	if conf.Notifications.Enabled {
+		if err := notify.CheckTemplates(conf.NotifySettings()); err != nil {
+			return Result{}, fmt.Errorf("%w: notifications: %w", ErrBadInput, err)
+		}
+	}
 	tg, skipped, err := Targets(ctx, awsCfg, conf, o.Select)
 	if err != nil {
 		return Result{}, err
 	}
-	log.Info("run starting", "run", o.RunID, "mode", o.Mode, "targets", len(tg), "skipped", len(skipped))
-
-	ses, err := newNotifier(awsCfg, conf, o)
+	ses, err := newNotifier(ctx, awsCfg, conf, o)
 	if err != nil {
 		return Result{}, err
 	}
+	var s3c *s3.Client
+	if loc.bucket != "" {
+		s3c = s3Client(awsCfg, o.Getenv)
+		if o.Mode == vocab.ModeApply {
+			if err := probeS3(ctx, s3c, loc, conf.Report.KMSKeyID, o.RunID, o.Now()); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	log.Info("run starting", "run", o.RunID, "mode", o.Mode, "targets", len(tg), "skipped", len(skipped))
+
 	var notifier rotation.Notifier
 	if ses != nil {
 		notifier = ses
@@ -175,7 +244,9 @@ func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options)
 		Filters: o.Filters, Logger: log, Progress: o.Progress,
 	}
 	rep := runner.Run(ctx, tg, skipped)
-	res := Result{Report: rep}
+	// Status ranks a failed or interrupted run above these: a user may
+	// be in an account that was not seen.
+	res := Result{Report: rep, UnmatchedUsers: runner.UnmatchedUsers()}
 	res.Files, err = report.WriteFiles(out, rep, formats)
 	if o.Written != nil {
 		o.Written(rep, res.Files)
@@ -184,16 +255,23 @@ func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options)
 		return res, fmt.Errorf("write report: %w", err)
 	}
 	var uerr error
-	if dest := cmp.Or(o.ReportS3, conf.Report.S3); dest != "" {
-		res.S3, uerr = upload(context.WithoutCancel(ctx), awsCfg, o.Getenv, dest, conf.Report.KMSKeyID, res.Files)
+	if s3c != nil {
+		// Uploading and mailing run on after Ctrl-C, until the run is
+		// aborted: they say what the interrupted run did.
+		uctx, done := interrupt.Detach(ctx)
+		res.S3, uerr = upload(uctx, s3c, loc, conf.Report.KMSKeyID, res.Files)
+		done()
 		if uerr != nil {
 			log.Error("report upload failed; the local files are written", "err", uerr, "files", strings.Join(res.Files, ","))
 		}
 	}
 	if ses != nil && conf.Notifications.Digest {
+		dctx, done := interrupt.Detach(ctx)
 		// The notifier logs the digest it sent.
-		if _, err := sendDigest(context.WithoutCancel(ctx), ses, conf, rep, res.Files, res.S3); err != nil {
-			log.Error("digest to the security team failed", "err", err)
+		_, res.DigestErr = sendDigest(dctx, ses, conf, rep, res.Files, res.S3)
+		done()
+		if res.DigestErr != nil {
+			log.Error("digest to the security team failed", "err", res.DigestErr)
 		}
 	}
 	return res, uerr
@@ -201,8 +279,9 @@ func Run(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options)
 
 // newNotifier builds the SES notifier when mail is on for this run, or nil
 // when it is off: then nothing is mailed and nothing is recorded as mailed,
-// so a later run with mail on still tells the owners.
-func newNotifier(awsCfg aws.Config, conf *config.Config, o Options) (*notify.SESNotifier, error) {
+// so a later run with mail on still tells the owners. It checks that SES
+// may send from the sender first.
+func newNotifier(ctx context.Context, awsCfg aws.Config, conf *config.Config, o Options) (*notify.SESNotifier, error) {
 	if !o.Notify || o.Mode != vocab.ModeApply || !conf.Notifications.Enabled {
 		return nil, nil
 	}
@@ -210,6 +289,9 @@ func newNotifier(awsCfg aws.Config, conf *config.Config, o Options) (*notify.SES
 	n, err := notify.NewSESNotifier(client, conf.NotifySettings(), o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("%w: notifications: %w", ErrBadInput, err)
+	}
+	if err := checkSender(ctx, client, conf.Notifications.Sender, conf.Notifications.Region, o.Logger); err != nil {
+		return nil, err
 	}
 	n.Now = o.Now
 	return n, nil
@@ -224,20 +306,11 @@ func sendDigest(ctx context.Context, n *notify.SESNotifier, conf *config.Config,
 	return n.SendDigest(ctx, d)
 }
 
-// upload copies the report files to s3://bucket/prefix with server-side
-// encryption.
-func upload(ctx context.Context, awsCfg aws.Config, getenv func(string) string, dest, kmsKeyID string, files []string) ([]string, error) {
-	bucket, prefix, err := report.ParseS3URL(dest)
+// upload copies the report files to loc with server-side encryption.
+func upload(ctx context.Context, api report.S3Putter, loc s3Location, kmsKeyID string, files []string) ([]string, error) {
+	uris, err := report.UploadFiles(ctx, api, loc.bucket, loc.prefix, files, kmsKeyID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: report S3 destination: %w", ErrBadInput, err)
-	}
-	client := s3.NewFromConfig(awsCfg, func(so *s3.Options) {
-		// Custom endpoints (LocalStack, moto, awssim) serve buckets by path.
-		so.UsePathStyle = awsCfg.BaseEndpoint != nil || getenv("AWS_ENDPOINT_URL_S3") != ""
-	})
-	uris, err := report.UploadFiles(ctx, client, bucket, prefix, files, kmsKeyID)
-	if err != nil {
-		return uris, fmt.Errorf("upload report to %s: %w", dest, err)
+		return uris, fmt.Errorf("upload report to %s: %w", loc.url, err)
 	}
 	return uris, nil
 }

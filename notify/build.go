@@ -24,10 +24,14 @@ type DigestOptions struct {
 // report: the run's times, accounts, compliance, the actions taken by
 // result, failed accounts and undelivered notices.
 func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
+	sum := rep.Summary
 	d := Digest{
 		RunID: rep.Run.ID, Mode: string(rep.Run.Mode), Started: rep.Run.Started, Finished: rep.Run.Ended,
-		Accounts: len(rep.Accounts), Keys: rep.Summary.Keys, CompliancePct: rep.Summary.CompliancePct,
-		ReportFiles: o.Files, ReportS3: o.S3,
+		AccountsTargeted: len(rep.Run.AccountsTargets), Keys: sum.Keys,
+		Compliance: compliance(sum), ReportFiles: o.Files, ReportS3: o.S3,
+	}
+	if sum.CompliancePct != nil {
+		d.CompliancePct, d.HasCompliance = *sum.CompliancePct, true
 	}
 	counts := map[DigestCount]int{}
 	for _, k := range rep.Keys {
@@ -43,8 +47,15 @@ func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
 		return cmp.Or(strings.Compare(a.Action, b.Action), strings.Compare(a.Result, b.Result))
 	})
 	for _, a := range rep.Accounts {
-		if a.Status == vocab.AccountError {
+		switch a.Status {
+		case vocab.AccountOK:
+			d.Accounts++
+		case vocab.AccountError:
+			d.AccountsFailed++
 			d.FailedAccounts = append(d.FailedAccounts, FailedAccount{ID: a.AccountID, Name: a.Name, Error: a.Error})
+		case vocab.AccountSkipped:
+			d.AccountsSkipped++
+			d.SkippedAccounts = append(d.SkippedAccounts, FailedAccount{ID: a.AccountID, Name: a.Name, Error: a.Error})
 		}
 	}
 	for _, nt := range rep.Notifications {
@@ -65,4 +76,17 @@ func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
 		}
 	}
 	return d, nil
+}
+
+// compliance words the run's compliance figure for the digest, saying
+// what it does not cover.
+func compliance(sum report.Summary) string {
+	unseen := ""
+	if sum.AccountsUnseen > 0 {
+		unseen = fmt.Sprintf("; the keys of %d account(s) were not seen", sum.AccountsUnseen)
+	}
+	if sum.CompliancePct == nil {
+		return report.NotApplicable + ": no account's keys were seen" + unseen
+	}
+	return fmt.Sprintf("%.1f%% of the active, non-exempt keys seen have no stale_key finding%s", *sum.CompliancePct, unseen)
 }

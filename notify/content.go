@@ -42,16 +42,28 @@ type Digest struct {
 	Mode string
 	// Started and Finished bound the run; zero values are left out.
 	Started, Finished time.Time
-	// Accounts is how many accounts the run processed.
-	Accounts int
-	// Keys is how many access keys the run saw; CompliancePct (0-100) is
-	// printed only when Keys is not zero.
-	Keys          int
+	// Accounts is how many accounts the run processed (their keys were
+	// seen); AccountsFailed and AccountsSkipped are those it did not, each
+	// apart, and AccountsTargeted the accounts the run set out to cover.
+	Accounts         int
+	AccountsFailed   int
+	AccountsSkipped  int
+	AccountsTargeted int
+	// Keys is how many access keys the run saw.
+	Keys int
+	// Compliance says the compliance figure and what it covers ("97.5% of
+	// the keys seen; the keys of 2 accounts were not seen"), or "n/a: ..."
+	// when no account's keys were seen. CompliancePct is the figure (0
+	// when there is none), HasCompliance whether there is one.
+	Compliance    string
 	CompliancePct float64
+	HasCompliance bool
 	// Counts tallies the actions taken by kind and result.
 	Counts []DigestCount
-	// FailedAccounts are the accounts whose processing failed.
-	FailedAccounts []FailedAccount
+	// FailedAccounts are the accounts whose processing failed;
+	// SkippedAccounts those the run did not process, with the reason.
+	FailedAccounts  []FailedAccount
+	SkippedAccounts []FailedAccount
 	// NotifyFailures are notices that could not be delivered.
 	NotifyFailures []NotifyFailure
 	// ReportFiles and ReportS3 are where the report was written (local
@@ -71,7 +83,8 @@ type DigestCount struct {
 	Count  int
 }
 
-// FailedAccount is an account whose processing failed, and why.
+// FailedAccount is an account whose processing failed or was skipped, and
+// why.
 type FailedAccount struct {
 	ID    string
 	Name  string

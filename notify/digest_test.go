@@ -22,7 +22,9 @@ func mailDigest() notify.Digest {
 	return notify.Digest{
 		RunID: "20261126T060000Z-ab12", Mode: "apply",
 		Started: mailNow, Finished: mailNow.Add(90 * time.Second),
-		Accounts: 3, Keys: 40, CompliancePct: 92.5,
+		Accounts: 3, AccountsFailed: 1, AccountsSkipped: 2, AccountsTargeted: 4, Keys: 40,
+		Compliance: "92.5% of the active, non-exempt keys seen", CompliancePct: 92.5, HasCompliance: true,
+		SkippedAccounts: []notify.FailedAccount{{ID: "444444444444", Name: "old", Error: "account is SUSPENDED"}},
 		Counts: []notify.DigestCount{
 			{Action: "deactivate", Result: "done", Count: 2},
 			{Action: "issue", Result: "done", Count: 5},
@@ -74,7 +76,8 @@ func TestSendDigestSimple(t *testing.T) {
 	}
 	for _, s := range []string{
 		"keyrotor run 20261126T060000Z-ab12 (apply)", "2026-11-26 06:00 UTC", "2026-11-26 06:01 UTC",
-		"3 processed, 1 failed", "40, 92.5% compliant",
+		"3 processed, 1 failed, 2 skipped (4 targeted)", "40 seen", "Compliance: 92.5% of the active, non-exempt keys seen",
+		"444444444444 (old): account is SUSPENDED",
 		"issue        failed           1", "deactivate   done             2",
 		"333333333333 (R&D <lab>): assume role in 333333333333: AccessDenied",
 		"issued for bob in 123456789012 (key " + mailOldKey + "): notify: no recipient",

@@ -63,28 +63,48 @@ func NewSESNotifier(api SESAPI, cfg Settings, log *slog.Logger) (*SESNotifier, e
 			return nil, fmt.Errorf("new SES notifier: notifications.reply_to: %w", err)
 		}
 	}
-	set, err := loadMailTemplates(cfg.TemplatesDir)
+	notices, digest, err := checkedTemplates(cfg)
 	if err != nil {
 		return nil, err
 	}
-	n := &SESNotifier{api: api, cfg: cfg, logger: log, from: from.Address, fromHdr: from.String(),
-		notices: map[rotation.Event]*mailTemplate{}}
+	return &SESNotifier{api: api, cfg: cfg, logger: log, from: from.Address, fromHdr: from.String(),
+		notices: notices, digest: digest}, nil
+}
+
+// CheckTemplates loads the mail templates of cfg (the built-in ones, and
+// those of cfg.TemplatesDir over them) and renders each against sample
+// data, as NewSESNotifier does: a run checks them at start-up in every
+// mode, so that a template error is found by an audit, not by the first
+// rotate --apply after it.
+func CheckTemplates(cfg Settings) error {
+	_, _, err := checkedTemplates(cfg)
+	return err
+}
+
+// checkedTemplates loads the templates and renders each against the
+// samples.
+func checkedTemplates(cfg Settings) (map[rotation.Event]*mailTemplate, *mailTemplate, error) {
+	set, err := loadMailTemplates(cfg.TemplatesDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	notices := map[rotation.Event]*mailTemplate{}
 	for _, e := range noticeEvents {
 		t := set[string(e)]
-		for _, sample := range sampleNoticeMails(n.cfg, e) {
+		for _, sample := range sampleNoticeMails(cfg, e) {
 			if _, err := t.render(sample); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		n.notices[e] = t
+		notices[e] = t
 	}
-	n.digest = set[digestTemplateName]
+	digest := set[digestTemplateName]
 	for _, d := range sampleDigests() {
-		if _, err := n.digest.render(d); err != nil {
-			return nil, err
+		if _, err := digest.render(d); err != nil {
+			return nil, nil, err
 		}
 	}
-	return n, nil
+	return notices, digest, nil
 }
 
 // Notify implements rotation.Notifier: it resolves the recipients of e, renders the

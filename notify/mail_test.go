@@ -575,12 +575,14 @@ func TestMailDataHasNoSecretFields(t *testing.T) {
 
 func TestBuildDigestCountsActionsAndFailures(t *testing.T) {
 	started := mailNow.Add(-10 * time.Minute)
+	eighty := 80.0
 	rep := &report.Report{
 		Run:     report.Run{ID: "r1", Mode: vocab.ModeApply, Started: started, Ended: mailNow},
-		Summary: report.Summary{Keys: 6, CompliancePct: 80},
+		Summary: report.Summary{Keys: 6, CompliancePct: &eighty, AccountsUnseen: 1},
 		Accounts: []report.Account{
 			{AccountID: mailAccount, Status: vocab.AccountOK},
 			{AccountID: "333333333333", Name: "lab", Status: vocab.AccountError, Error: "assume role: AccessDenied"},
+			{AccountID: "444444444444", Name: "old", Status: vocab.AccountSkipped, Error: "account is SUSPENDED"},
 		},
 		Keys: []report.Key{
 			{AccountID: mailAccount, User: "alice", Action: "issue", Result: "done"},
@@ -613,11 +615,20 @@ func TestBuildDigestCountsActionsAndFailures(t *testing.T) {
 	if !slices.Equal(d.NotifyFailures, wantF) {
 		t.Errorf("NotifyFailures = %+v, want %+v", d.NotifyFailures, wantF)
 	}
-	if len(d.FailedAccounts) != 1 || d.FailedAccounts[0].ID != "333333333333" || d.Accounts != 2 {
-		t.Errorf("accounts: %d, failed %+v", d.Accounts, d.FailedAccounts)
+	// Processed, failed and skipped accounts are counted apart: a skipped
+	// or failed account was not processed.
+	if len(d.FailedAccounts) != 1 || d.FailedAccounts[0].ID != "333333333333" || d.Accounts != 1 ||
+		d.AccountsFailed != 1 || d.AccountsSkipped != 1 || len(d.SkippedAccounts) != 1 || d.SkippedAccounts[0].ID != "444444444444" {
+		t.Errorf("accounts: %d processed, %d failed %+v, %d skipped %+v", d.Accounts, d.AccountsFailed, d.FailedAccounts,
+			d.AccountsSkipped, d.SkippedAccounts)
 	}
-	if !d.Started.Equal(started) || !d.Finished.Equal(mailNow) || d.Keys != 6 || d.CompliancePct != 80 {
+	if !d.Started.Equal(started) || !d.Finished.Equal(mailNow) || d.Keys != 6 || d.CompliancePct != 80 || !d.HasCompliance ||
+		!strings.HasPrefix(d.Compliance, "80.0% ") || !strings.Contains(d.Compliance, "the keys of 1 account(s) were not seen") {
 		t.Errorf("run fields: %+v", d)
+	}
+	rep.Summary.CompliancePct = nil
+	if d, err := notify.BuildDigest(rep, notify.DigestOptions{}); err != nil || d.HasCompliance || !strings.HasPrefix(d.Compliance, "n/a") {
+		t.Errorf("no account seen: compliance %q (%v), err %v", d.Compliance, d.HasCompliance, err)
 	}
 	if _, err := notify.BuildDigest(rep, notify.DigestOptions{Files: []string{"/nonexistent/r.xlsx"}, AttachXLSX: true}); err == nil {
 		t.Error("BuildDigest attached a file that does not exist")

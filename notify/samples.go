@@ -48,9 +48,11 @@ func sampleDigests() []DigestMail {
 	full := DigestMail{
 		Digest: Digest{
 			RunID: "20261126T060000Z-abcd", Mode: "apply", Started: at, Finished: at.Add(3 * time.Minute),
-			Accounts: 12, Keys: 340, CompliancePct: 97.5,
-			Counts:         []DigestCount{{Action: "issue", Result: "done", Count: 4}},
-			FailedAccounts: []FailedAccount{{ID: "123456789012", Name: "payments-prod", Error: "assume role: AccessDenied"}},
+			Accounts: 12, AccountsFailed: 1, AccountsSkipped: 2, AccountsTargeted: 14, Keys: 340,
+			Compliance: "97.5% of the keys seen", CompliancePct: 97.5, HasCompliance: true,
+			Counts:          []DigestCount{{Action: "issue", Result: "done", Count: 4}},
+			FailedAccounts:  []FailedAccount{{ID: "123456789012", Name: "payments-prod", Error: "assume role: AccessDenied"}},
+			SkippedAccounts: []FailedAccount{{ID: "210987654321", Name: "sandbox", Error: "account is SUSPENDED"}},
 			NotifyFailures: []NotifyFailure{{AccountID: "123456789012", User: "alice", KeyID: "AKIAOLDSAMPLE0000001",
 				Event: "issued", Error: "notify: no recipient"}},
 			ReportFiles: []string{"reports/keyrotor-20261126T060000Z.xlsx"},
@@ -59,6 +61,6 @@ func sampleDigests() []DigestMail {
 		AttachmentName: "keyrotor-20261126T060000Z.xlsx",
 		AttachmentNote: "The report is too large to attach.",
 	}
-	empty := DigestMail{Digest: Digest{RunID: "20261126T060000Z-abcd", Mode: "audit"}}
+	empty := DigestMail{Digest: Digest{RunID: "20261126T060000Z-abcd", Mode: "audit", Compliance: "n/a: no account's keys were seen"}}
 	return []DigestMail{full, empty}
 }

@@ -22,6 +22,7 @@ import (
 
 	"keyrotor/accounts"
 	"keyrotor/deploy"
+	"keyrotor/internal/awsclient"
 	"keyrotor/notify"
 	"keyrotor/rotation"
 	"keyrotor/vocab"
@@ -66,6 +67,11 @@ func Check(ctx context.Context, o Options) []Row {
 	if o.SES != nil {
 		row := Row{Account: CentralRow, Name: "SES sender"}
 		msg, err := notify.CheckSender(ctx, o.SES, o.Sender, o.SenderRegion)
+		if err != nil && awsclient.IsUnsupported(err) {
+			// An emulator without GetEmailIdentity (aws-ses-v2-local):
+			// a run goes on there, so this is a warning too.
+			msg, err = "WARNING: sender not checked (the endpoint does not implement GetEmailIdentity: "+err.Error()+")", nil
+		}
 		row.set(msg, err)
 		rows = append(rows, row)
 	}
@@ -131,6 +137,10 @@ func (o Options) account(ctx context.Context, t rotation.AccountTarget, prefix s
 		// Not a failure: the role may simply not be allowed to simulate
 		// (an older deployment); the reads below still prove access.
 		notes = append(notes, "permissions not simulated (iam:SimulatePrincipalPolicy denied)")
+	case errors.Is(err, rotation.ErrSimulateUnavailable):
+		// An emulator without the simulator (LocalStack, moto): a
+		// warning, not a reason to call the account not ready.
+		notes = append(notes, "WARNING: permissions not checked ("+err.Error()+")")
 	case err != nil:
 		return "", err
 	case len(missing) > 0:

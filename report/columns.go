@@ -81,6 +81,20 @@ func timePtrValue(t *time.Time) any {
 	return timeValue(*t)
 }
 
+// NotApplicable is what the writers show for a compliance figure that
+// does not exist: an account whose keys were not seen, or a run that saw
+// none (null in JSON).
+const NotApplicable = "n/a"
+
+// complianceValue is a compliance percentage as a cell value: the number,
+// or NotApplicable.
+func complianceValue(p *float64) any {
+	if p == nil {
+		return NotApplicable
+	}
+	return *p
+}
+
 // findingIDs joins a key's finding IDs with ", ".
 func findingIDs(k *Key) string {
 	switch len(k.Findings) {

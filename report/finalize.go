@@ -19,7 +19,8 @@ import (
 //     (status ok, name from the key): it was inventoried, so it must be
 //     counted.
 //   - Each account's Keys, Findings and CompliancePct are recomputed from
-//     its keys. Users is kept as the producer set it, because it counts
+//     its keys; CompliancePct only for an account whose keys were seen
+//     (status ok), nil for the others. Users is kept as the producer set it, because it counts
 //     users without keys that Keys cannot show, but is raised to the number
 //     of distinct key owners if lower.
 //   - Summary is recomputed from scratch (see countKeys for the rules).
@@ -67,7 +68,10 @@ func (r *Report) Finalize() {
 		byID[a.AccountID] = i
 		// An account without keys in this report keeps no counts from
 		// whoever filled it in before.
-		a.Keys, a.Findings, a.CompliancePct = 0, 0, compliancePct(0, 0)
+		a.Keys, a.Findings, a.CompliancePct = 0, 0, nil
+		if a.Status == vocab.AccountOK {
+			a.CompliancePct = compliancePct(0, 0)
+		}
 	}
 	total := newTally()
 	for lo := 0; lo < len(r.Keys); {
@@ -81,7 +85,9 @@ func (r *Report) Finalize() {
 		a := &r.Accounts[byID[r.Keys[lo].AccountID]]
 		a.Keys = t.keys
 		a.Findings = t.findingCount
-		a.CompliancePct = compliancePct(t.compliant, t.eligible)
+		if a.Status == vocab.AccountOK {
+			a.CompliancePct = compliancePct(t.compliant, t.eligible)
+		}
 		a.Users = max(a.Users, t.owners)
 		lo = hi
 	}
@@ -91,7 +97,6 @@ func (r *Report) Finalize() {
 		ExemptKeys:    total.exempt,
 		CompliantKeys: total.compliant,
 		Findings:      total.findings,
-		CompliancePct: compliancePct(total.compliant, total.eligible),
 		Actions:       total.actions,
 		Results:       total.results,
 	}
@@ -106,6 +111,10 @@ func (r *Report) Finalize() {
 		case vocab.AccountSkipped:
 			s.AccountsSkipped++
 		}
+	}
+	s.AccountsUnseen = len(r.Accounts) - s.AccountsOK
+	if s.AccountsOK > 0 {
+		s.CompliancePct = compliancePct(total.compliant, total.eligible)
 	}
 	r.Summary = s
 }
@@ -161,11 +170,12 @@ func (r *Report) addMissingAccounts() {
 // compliancePct is documented on Summary.CompliancePct: the share of
 // eligible (active, non-exempt) keys that are compliant, 0-100 rounded to
 // one decimal, and 100 when no key is eligible.
-func compliancePct(compliant, eligible int) float64 {
-	if eligible == 0 {
-		return 100
+func compliancePct(compliant, eligible int) *float64 {
+	pct := 100.0
+	if eligible > 0 {
+		pct = math.Round(float64(compliant)*1000/float64(eligible)) / 10
 	}
-	return math.Round(float64(compliant)*1000/float64(eligible)) / 10
+	return &pct
 }
 
 // tally accumulates the counts of a set of keys.

@@ -8,6 +8,9 @@ import (
 	"keyrotor/vocab"
 )
 
+// pct is a compliance percentage as the model holds it.
+func pct(v float64) *float64 { return &v }
+
 func TestFinalize(t *testing.T) {
 	empty := map[string]int{}
 	noActions, noResults := map[vocab.Action]int{}, map[vocab.Result]int{}
@@ -18,48 +21,51 @@ func TestFinalize(t *testing.T) {
 		wantAccounts []Account
 	}{
 		{
-			name:         "empty report is fully compliant",
+			// Issue 11: was 100 ("fully compliant"); no key was seen.
+			name:         "empty report has no compliance figure",
 			report:       func() *Report { return &Report{} },
-			wantSummary:  Summary{Findings: empty, Actions: noActions, Results: noResults, CompliancePct: 100},
+			wantSummary:  Summary{Findings: empty, Actions: noActions, Results: noResults},
 			wantAccounts: []Account{},
 		},
 		{
 			name:   "fixture",
 			report: fixture,
 			wantSummary: Summary{
-				AccountsOK: 2, AccountsFailed: 1, AccountsSkipped: 1,
+				AccountsOK: 2, AccountsFailed: 1, AccountsSkipped: 1, AccountsUnseen: 2,
 				// prod keeps its 3 (one user has no key); dev is raised to
 				// its 3 key owners.
 				Users: 6, Keys: 6, ActiveKeys: 5, ExemptKeys: 1,
 				// Eligible: alice x2, bob, erin; compliant: alice's new-ish
 				// key and erin (unused is not stale).
-				CompliantKeys: 2, CompliancePct: 50,
+				CompliantKeys: 2, CompliancePct: pct(50),
 				Findings: map[string]int{FindingStaleKey: 3, FindingUnusedKey: 2},
 				Actions:  map[vocab.Action]int{vocab.ActionIssue: 1, vocab.ActionDeactivate: 1, vocab.ActionExempt: 1, vocab.ActionDelete: 1},
 				Results:  map[vocab.Result]int{vocab.ResultDone: 1, vocab.ResultFailed: 1, vocab.ResultPlanned: 1},
 			},
 			wantAccounts: []Account{
-				{AccountID: "111111111111", Name: "prod", OU: "ou-prod", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 3, CompliancePct: 33.3},
-				{AccountID: "222222222222", Name: "dev", OU: "ou-dev", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 2, CompliancePct: 100},
-				{AccountID: "333333333333", Name: "legacy", OU: "ou-legacy", Status: vocab.AccountError, Error: fixture().Accounts[0].Error, CompliancePct: 100},
-				{AccountID: "444444444444", Name: "sandbox", OU: "ou-sandbox", Status: vocab.AccountSkipped, Error: "account is SUSPENDED", CompliancePct: 100},
+				{AccountID: "111111111111", Name: "prod", OU: "ou-prod", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 3, CompliancePct: pct(33.3)},
+				{AccountID: "222222222222", Name: "dev", OU: "ou-dev", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 2, CompliancePct: pct(100)},
+				// Issue 11: failed and skipped accounts were 100; their keys were
+				// never seen.
+				{AccountID: "333333333333", Name: "legacy", OU: "ou-legacy", Status: vocab.AccountError, Error: fixture().Accounts[0].Error},
+				{AccountID: "444444444444", Name: "sandbox", OU: "ou-sandbox", Status: vocab.AccountSkipped, Error: "account is SUSPENDED"},
 			},
 		},
 		{
 			name: "keys of an unlisted account add an ok account; stale counts are reset",
 			report: func() *Report {
 				return &Report{
-					Accounts: []Account{{AccountID: "999999999999", Status: vocab.AccountOK, Keys: 7, Findings: 3, CompliancePct: 10}},
+					Accounts: []Account{{AccountID: "999999999999", Status: vocab.AccountOK, Keys: 7, Findings: 3, CompliancePct: pct(10)}},
 					Keys: []Key{
 						{AccountID: "555555555555", AccountName: "new", User: "u", AccessKeyID: "AKIA5", Status: vocab.KeyActive, PlannedAction: vocab.ActionNone},
 					},
 				}
 			},
-			wantSummary: Summary{AccountsOK: 2, Users: 1, Keys: 1, ActiveKeys: 1, CompliantKeys: 1, CompliancePct: 100,
+			wantSummary: Summary{AccountsOK: 2, Users: 1, Keys: 1, ActiveKeys: 1, CompliantKeys: 1, CompliancePct: pct(100),
 				Findings: empty, Actions: noActions, Results: noResults},
 			wantAccounts: []Account{
-				{AccountID: "555555555555", Name: "new", Status: vocab.AccountOK, Users: 1, Keys: 1, CompliancePct: 100},
-				{AccountID: "999999999999", Status: vocab.AccountOK, CompliancePct: 100},
+				{AccountID: "555555555555", Name: "new", Status: vocab.AccountOK, Users: 1, Keys: 1, CompliancePct: pct(100)},
+				{AccountID: "999999999999", Status: vocab.AccountOK, CompliancePct: pct(100)},
 			},
 		},
 		{
@@ -73,10 +79,10 @@ func TestFinalize(t *testing.T) {
 					Keys:     []Key{k("a"), k("b"), k("c", staleFinding, staleFinding)},
 				}
 			},
-			wantSummary: Summary{AccountsOK: 1, Users: 3, Keys: 3, ActiveKeys: 3, CompliantKeys: 2, CompliancePct: 66.7,
+			wantSummary: Summary{AccountsOK: 1, Users: 3, Keys: 3, ActiveKeys: 3, CompliantKeys: 2, CompliancePct: pct(66.7),
 				Findings: map[string]int{FindingStaleKey: 1}, Actions: noActions, Results: noResults},
 			wantAccounts: []Account{
-				{AccountID: "111111111111", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 1, CompliancePct: 66.7},
+				{AccountID: "111111111111", Status: vocab.AccountOK, Users: 3, Keys: 3, Findings: 1, CompliancePct: pct(66.7)},
 			},
 		},
 		{
@@ -87,10 +93,10 @@ func TestFinalize(t *testing.T) {
 					{AccountID: "111111111111", User: "y", AccessKeyID: "AKIAY", Status: vocab.KeyInactive, Findings: []Finding{staleFinding}, PlannedAction: vocab.ActionNone},
 				}}
 			},
-			wantSummary: Summary{AccountsOK: 1, Users: 2, Keys: 2, ActiveKeys: 1, ExemptKeys: 1, CompliancePct: 100,
+			wantSummary: Summary{AccountsOK: 1, Users: 2, Keys: 2, ActiveKeys: 1, ExemptKeys: 1, CompliancePct: pct(100),
 				Findings: map[string]int{FindingStaleKey: 2}, Actions: map[vocab.Action]int{vocab.ActionExempt: 1}, Results: noResults},
 			wantAccounts: []Account{
-				{AccountID: "111111111111", Status: vocab.AccountOK, Users: 2, Keys: 2, Findings: 2, CompliancePct: 100},
+				{AccountID: "111111111111", Status: vocab.AccountOK, Users: 2, Keys: 2, Findings: 2, CompliancePct: pct(100)},
 			},
 		},
 	}

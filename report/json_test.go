@@ -124,14 +124,18 @@ func TestSchemaRejects(t *testing.T) {
 		name     string
 		from, to string
 	}{
-		{"unknown field", `"schema_version": "1",`, `"schema_version": "1", "extra": 1,`},
-		{"other schema version", `"schema_version": "1"`, `"schema_version": "2"`},
+		{"unknown field", `"schema_version": "2",`, `"schema_version": "2", "extra": 1,`},
+		{"other schema version", `"schema_version": "2"`, `"schema_version": "1"`},
 		{"bad account status", `"status": "skipped"`, `"status": "maybe"`},
 		{"bad planned action", `"planned_action": "issue"`, `"planned_action": "rotate"`},
 		{"bad result", `"result": "done"`, `"result": "ok"`},
 		{"unknown reason code", `"result": "done"`, `"result": "done", "reason_code": "because"`},
 		{"bad date", `"started": "2026-11-26T06:00:00Z"`, `"started": "yesterday"`},
 		{"bad account id", `"account_id": "222222222222"`, `"account_id": "dev"`},
+		{"a figure for an account not seen", `"findings": 0,
+      "compliance_pct": null`, `"findings": 0,
+      "compliance_pct": 100`},
+		{"no figure for an account seen", `"compliance_pct": 33.3`, `"compliance_pct": null`},
 		{"error status without error", `"status": "error",
       "error": "assume role in 333333333333: AccessDenied: user with key AKIAIOSFODNN7EXAMPL is not allowed",`, `"status": "error",`},
 	}

@@ -11,7 +11,9 @@ import (
 
 // SchemaVersion is the version of the JSON report's schema. It changes only
 // when a field is removed or changes meaning; new fields keep the version.
-const SchemaVersion = "1"
+// Version 2: compliance_pct is null where no key was seen (a failed or
+// skipped account; a run that saw no account), no longer 100.
+const SchemaVersion = "2"
 
 // Report is one run's consolidated result across every targeted account.
 type Report struct {
@@ -63,9 +65,14 @@ type Summary struct {
 	CompliantKeys   int            `json:"compliant_keys"`
 	Findings        map[string]int `json:"findings"`
 	// CompliancePct is the share of non-exempt active keys without a
-	// stale_key finding, 0-100, rounded to one decimal; 100 when there are
-	// no such keys.
-	CompliancePct float64 `json:"compliance_pct"`
+	// stale_key finding, 0-100, rounded to one decimal, over the accounts
+	// whose keys were seen (status ok); 100 when they hold no such keys.
+	// It is nil (null in JSON, "n/a" elsewhere) when no account's keys
+	// were seen: nothing was shown to be compliant.
+	CompliancePct *float64 `json:"compliance_pct"`
+	// AccountsUnseen counts the accounts whose keys the report does not
+	// cover (failed or skipped): CompliancePct says nothing about them.
+	AccountsUnseen int `json:"accounts_unseen"`
 	// Actions counts keys by planned or taken action ("issue", "hold", ...).
 	Actions map[vocab.Action]int `json:"actions"`
 	// Results counts acted-on keys by result ("done", "held", "failed",
@@ -83,8 +90,9 @@ type Account struct {
 	Users     int                 `json:"users"`
 	Keys      int                 `json:"keys"`
 	Findings  int                 `json:"findings"`
-	// CompliancePct is computed like Summary.CompliancePct for this account.
-	CompliancePct float64 `json:"compliance_pct"`
+	// CompliancePct is computed like Summary.CompliancePct for this
+	// account; nil unless its keys were seen (status ok).
+	CompliancePct *float64 `json:"compliance_pct"`
 }
 
 // Key is one access key and everything keyrotor found and did about it.

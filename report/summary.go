@@ -109,8 +109,7 @@ func WriteSummary(w io.Writer, r *Report, opts SummaryOptions) error {
 		sum.AccountsOK, sum.AccountsFailed, sum.AccountsSkipped, len(run.AccountsTargets)))
 	line("Users:", sum.Users)
 	line("Keys:", fmt.Sprintf("%d (%d active, %d exempt)", sum.Keys, sum.ActiveKeys, sum.ExemptKeys))
-	line("Compliance:", fmt.Sprintf("%.1f%% (%d of %d active, non-exempt keys have no %s finding)",
-		sum.CompliancePct, sum.CompliantKeys, eligibleKeys(r.Keys), FindingStaleKey))
+	line("Compliance:", complianceLine(sum, eligibleKeys(r.Keys)))
 
 	counts := func(title string, m map[string]int) {
 		if len(m) == 0 {
@@ -178,6 +177,22 @@ func WriteSummary(w io.Writer, r *Report, opts SummaryOptions) error {
 	return nil
 }
 
+// complianceLine says what the compliance figure covers: never a bare
+// percentage when some accounts' keys were not seen, and "n/a" when none
+// were, since no key was shown to be compliant.
+func complianceLine(sum Summary, eligible int) string {
+	unseen := ""
+	if sum.AccountsUnseen > 0 {
+		unseen = fmt.Sprintf("; the keys of %d account(s) were not seen (%d failed, %d skipped)",
+			sum.AccountsUnseen, sum.AccountsFailed, sum.AccountsSkipped)
+	}
+	if sum.CompliancePct == nil {
+		return NotApplicable + ": no account's keys were seen" + unseen
+	}
+	return fmt.Sprintf("%.1f%% (%d of %d active, non-exempt keys have no %s finding)%s",
+		*sum.CompliancePct, sum.CompliantKeys, eligible, FindingStaleKey, unseen)
+}
+
 // eligibleKeys counts the keys that compliance is measured over.
 func eligibleKeys(keys []Key) int {
 	n := 0
@@ -193,9 +208,14 @@ func eligibleKeys(keys []Key) int {
 // record, for schedulers whose log pipeline takes nothing but JSON lines.
 func LogSummary(log *slog.Logger, r *Report, files []string) {
 	s := r.Summary
+	var pct any // null in JSON when no key was seen
+	if s.CompliancePct != nil {
+		pct = *s.CompliancePct
+	}
 	log.Info("run summary", "run", r.Run.ID, "mode", r.Run.Mode, "interrupted", r.Run.Interrupted,
 		"accounts_ok", s.AccountsOK, "accounts_failed", s.AccountsFailed, "accounts_skipped", s.AccountsSkipped,
+		"accounts_unseen", s.AccountsUnseen, "accounts_targeted", len(r.Run.AccountsTargets),
 		"users", s.Users, "keys", s.Keys, "active_keys", s.ActiveKeys, "exempt_keys", s.ExemptKeys,
-		"compliance_pct", s.CompliancePct, "findings", s.Findings, "actions", s.Actions, "results", s.Results,
+		"compliance_pct", pct, "findings", s.Findings, "actions", s.Actions, "results", s.Results,
 		"files", files)
 }

@@ -57,6 +57,14 @@ func (r *Report) Validate() error {
 		if a.Status == vocab.AccountError && a.Error == "" {
 			p.addf("%s: status error without an error message", where)
 		}
+		// A figure for an account whose keys were not seen is the false
+		// green schema version 2 removed.
+		switch ok := a.Status == vocab.AccountOK; {
+		case ok && a.CompliancePct == nil:
+			p.addf("%s: status ok without compliance_pct", where)
+		case !ok && a.CompliancePct != nil:
+			p.addf("%s: status %s with compliance_pct %v; its keys were not seen", where, a.Status, *a.CompliancePct)
+		}
 	}
 	for i := range r.Keys {
 		k := &r.Keys[i]

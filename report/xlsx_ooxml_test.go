@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -356,6 +357,39 @@ func TestOpenpyxlCheckCatchesUndeclaredRows(t *testing.T) {
 		t.Fatal("the openpyxl check passed a workbook whose sheets all declare A1")
 	}
 	for _, want := range []string{"Keys: 1 rows read through the declared range A1:A1, want 7", "Summary: declared used range A1:A1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("check output lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestOpenpyxlCheckCatchesFalseGreen shows the openpyxl check fails on a
+// workbook that shows a compliance figure for accounts whose keys were not
+// seen, as every sheet did before schema version 2.
+func TestOpenpyxlCheckCatchesFalseGreen(t *testing.T) {
+	dir := t.TempDir()
+	r := finalized()
+	paths, err := WriteFiles(dir, r, []string{FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	green := *r
+	green.Accounts = slices.Clone(r.Accounts)
+	hundred := 100.0
+	for i := range green.Accounts {
+		if green.Accounts[i].CompliancePct == nil {
+			green.Accounts[i].CompliancePct = &hundred
+		}
+	}
+	broken := filepath.Join(dir, "green.xlsx")
+	if err := WriteXLSXFile(broken, &green); err != nil {
+		t.Fatal(err)
+	}
+	_, err = checkWithOpenpyxl(t, broken, paths[0])
+	if err == nil {
+		t.Fatal("the openpyxl check passed a workbook showing 100% for accounts that were not seen")
+	}
+	for _, want := range []string{"Accounts: row 4", "'Compliance %': 'n/a'", "Summary: compliance table lists"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("check output lacks %q:\n%v", want, err)
 		}

@@ -192,7 +192,7 @@ func (x *xlsxWriter) accounts() error {
 	}
 	for i := range x.r.Accounts {
 		a := &x.r.Accounts[i]
-		if err := s.add([]any{a.AccountID, a.Name, a.OU, a.Status, a.Users, a.Keys, a.Findings, a.CompliancePct, a.Error}, accountLook(a)); err != nil {
+		if err := s.add([]any{a.AccountID, a.Name, a.OU, a.Status, a.Users, a.Keys, a.Findings, complianceValue(a.CompliancePct), a.Error}, accountLook(a)); err != nil {
 			return err
 		}
 	}

@@ -115,7 +115,8 @@ func (x *xlsxWriter) summary() error {
 	pair("Active keys", sum.ActiveKeys)
 	pair("Exempt keys", sum.ExemptKeys)
 	pair("Compliant keys", sum.CompliantKeys)
-	pair("Compliance %", sum.CompliancePct)
+	pair("Compliance %", complianceValue(sum.CompliancePct))
+	pair("Accounts not seen", sum.AccountsUnseen)
 
 	counts("Findings by ID", sum.Findings)
 	counts("Actions", stringCounts(sum.Actions))
@@ -130,7 +131,7 @@ func (x *xlsxWriter) summary() error {
 	for i := range r.Accounts {
 		a := &r.Accounts[i]
 		allNamed = allNamed && a.Name != ""
-		for j, v := range []any{a.AccountID, a.Name, a.Status, a.Keys, a.Findings, a.CompliancePct} {
+		for j, v := range []any{a.AccountID, a.Name, a.Status, a.Keys, a.Findings, complianceValue(a.CompliancePct)} {
 			s.set(tableCols[j], summaryTableTop+1+i, v, accountLook(a), 0)
 		}
 	}

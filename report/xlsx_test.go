@@ -184,6 +184,15 @@ func TestWriteXLSX(t *testing.T) {
 	if v, _ := f.GetCellValue(sheetSummary, "I6"); v != "100.0" {
 		t.Errorf("compliance of dev (Summary!I6) = %q, want 100.0", v)
 	}
+	// The failed and the skipped account: their keys were not seen.
+	for _, ref := range []string{"I7", "I8"} {
+		if v, _ := f.GetCellValue(sheetSummary, ref); v != "n/a" {
+			t.Errorf("compliance of an account not seen (Summary!%s) = %q, want n/a", ref, v)
+		}
+	}
+	if pairs["Accounts not seen"] != "2" {
+		t.Errorf("Summary 'Accounts not seen' = %q, want 2", pairs["Accounts not seen"])
+	}
 	if v, _ := f.GetCellValue(sheetSummary, "D5"); v != "111111111111" {
 		t.Errorf("first table row account = %q", v)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"keyrotor/internal/interrupt"
 	"keyrotor/vocab"
 )
 
@@ -17,7 +18,10 @@ import (
 // A user's actions run in plan order; after one fails, the user's remaining
 // actions are skipped. Once ctx is cancelled, actions not yet started are
 // skipped; an action that started finishes (its calls run without the
-// cancellation), so no step is left half done by Ctrl-C.
+// cancellation), so no step is left half done by Ctrl-C, unless the run is
+// aborted (interrupt.Detach: the grace period after the stop request ran
+// out, or a second one came): then its calls are cut short, it fails with
+// an error that says so, and the next run recovers what it left.
 func (e *Executor) Apply(ctx context.Context, inv Inventory, actions []Action) []Outcome {
 	out := make([]Outcome, len(actions))
 	users := make(map[string]User, len(inv.Users))
@@ -64,8 +68,13 @@ func (r *userRun) run(ctx context.Context, actions []Action, idx []int, out []Ou
 		}
 		// Once started, a step completes even if the run is interrupted:
 		// stopping between CreateAccessKey and storing the secret would
-		// leave a key nobody holds.
-		out[i] = r.apply(context.WithoutCancel(ctx), a)
+		// leave a key nobody holds. Only an abort cuts it short.
+		sctx, done := interrupt.Detach(ctx)
+		out[i] = r.apply(sctx, a)
+		if o := &out[i]; o.Result == vocab.ResultFailed && o.Err != nil && interrupt.Aborted(sctx) {
+			o.Err = fmt.Errorf("%w: %w", context.Cause(sctx), o.Err)
+		}
+		done()
 		r.log(ctx, out[i])
 		if out[i].Result == vocab.ResultFailed {
 			stop = fmt.Errorf("%w (%s of %s)", ErrEarlierStepFailed, a.Kind, a.KeyID)
@@ -77,7 +86,7 @@ func (r *userRun) log(ctx context.Context, o Outcome) {
 	a := o.Action
 	level := slog.LevelInfo
 	switch {
-	case o.Result == vocab.ResultFailed:
+	case o.Result == vocab.ResultFailed || o.NotifyErr != nil:
 		level = slog.LevelWarn
 	case !a.Kind.Mutates() && o.Notified == nil && o.NotifyErr == nil:
 		level = slog.LevelDebug // nothing was called

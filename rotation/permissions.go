@@ -12,6 +12,8 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 
+	"keyrotor/accounts"
+	"keyrotor/internal/awsclient"
 	"keyrotor/vocab"
 )
 
@@ -141,6 +143,19 @@ func arnAccount(arn string) string {
 // cannot be known beforehand.
 var ErrSimulateDenied = errors.New("not allowed to call iam:SimulatePrincipalPolicy")
 
+// ErrSimulateUnavailable is wrapped by CheckPermissions' error when the
+// endpoint does not answer iam:SimulatePrincipalPolicy: it does not
+// implement it (LocalStack's 501, moto's 500 and the like) or failed on
+// the one attempt the check makes. The permissions cannot be known
+// beforehand; the calls themselves are then the check.
+var ErrSimulateUnavailable = errors.New("iam:SimulatePrincipalPolicy is unavailable here")
+
+// simulateOnce makes a permission check one attempt (retried only when
+// throttled): an endpoint without the simulator answers every retry the
+// same, and a standard retryer's ten attempts per account cost a run
+// seconds per account for nothing.
+func simulateOnce(o *iam.Options) { o.Retryer = awsclient.ThrottleOnlyRetryer() }
+
 // simGroup is one SimulatePrincipalPolicy call: actions checked on one
 // resource with the condition context their policy statements test.
 type simGroup struct {
@@ -169,11 +184,14 @@ func CheckPermissions(ctx context.Context, api SimulateAPI, roleARN string, acti
 		}
 		p := iam.NewSimulatePrincipalPolicyPaginator(api, in)
 		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
+			out, err := p.NextPage(ctx, simulateOnce)
 			if err != nil {
 				var ae smithy.APIError
-				if errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied" {
+				switch {
+				case errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied":
 					return nil, fmt.Errorf("check permissions of %s: %w: %w", roleARN, ErrSimulateDenied, err)
+				case awsclient.IsUnsupported(err) || awsclient.IsServerError(err):
+					return nil, fmt.Errorf("check permissions of %s: %w: %w", roleARN, ErrSimulateUnavailable, accounts.Concise(err))
 				}
 				return nil, fmt.Errorf("check permissions of %s: %w", roleARN, err)
 			}

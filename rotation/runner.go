@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -58,6 +59,45 @@ type Runner struct {
 	Logger   *slog.Logger
 	// ReportWait bounds the wait for a credential report (0: default).
 	ReportWait time.Duration
+
+	// seenUsers records the Filters.Users names some inventory found.
+	seenMu    sync.Mutex
+	seenUsers map[string]bool
+	// simulateUnavailable is set once the endpoint has shown it does not
+	// answer iam:SimulatePrincipalPolicy.
+	simulateUnavailable atomic.Bool
+}
+
+// UnmatchedUsers returns, after Run, the Filters.Users names that matched
+// no user in any account inventoried, in the order given: a --user that
+// acts on nobody must not pass for a run that did its work.
+func (r *Runner) UnmatchedUsers() []string {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	var out []string
+	for _, name := range r.Filters.Users {
+		if !r.seenUsers[name] && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// noteUsers records which Filters.Users names inv holds.
+func (r *Runner) noteUsers(inv Inventory) {
+	if len(r.Filters.Users) == 0 {
+		return
+	}
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	if r.seenUsers == nil {
+		r.seenUsers = map[string]bool{}
+	}
+	for _, u := range inv.Users {
+		if slices.Contains(r.Filters.Users, u.Name) {
+			r.seenUsers[u.Name] = true
+		}
+	}
 }
 
 // accountResult is what one account contributes to the report.
@@ -138,6 +178,14 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	log := r.logger()
 	res := accountResult{account: report.Account{AccountID: t.ID, Name: t.Name, OU: t.OU, Status: vocab.AccountOK}}
 	fail := func(err error) accountResult {
+		if ctx.Err() != nil {
+			// Cut short by Ctrl-C or SIGTERM before any step: not a
+			// failure of the account, and nothing of it was seen.
+			log.Warn("account interrupted", "account", t.ID, "err", err)
+			res.account.Status = vocab.AccountSkipped
+			res.account.Error = "run interrupted before this account's inventory finished: " + err.Error()
+			return res
+		}
 		log.Error("account failed", "account", t.ID, "err", err)
 		res.account.Status = vocab.AccountError
 		res.account.Error = err.Error()
@@ -175,6 +223,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	// Users without keys count too: they are part of the account's IAM
 	// estate the audit covered.
 	res.account.Users = len(inv.Users)
+	r.noteUsers(inv)
 	actions := Plan(inv, t.Policy, now, r.RunID)
 	var outcomes []Outcome
 	switch r.Mode {
@@ -379,8 +428,18 @@ func (r *Runner) checkApplyPermissions(ctx context.Context, api AccountAPI, t Ac
 	if err != nil {
 		return err
 	}
+	if r.simulateUnavailable.Load() {
+		return nil
+	}
 	missing, err := CheckPermissions(ctx, api.Permissions, api.RoleARN, NeededActions(vocab.ModeApply, r.Secrets, r.Exemptions, scope), scope)
 	switch {
+	case errors.Is(err, ErrSimulateUnavailable):
+		// The endpoint, not the account: asking again in every account
+		// would only cost time.
+		if !r.simulateUnavailable.Swap(true) {
+			log.Warn("cannot check the rotation role's permissions beforehand on this endpoint; going on, the calls themselves are the check", "account", t.ID, "err", err)
+		}
+		return nil
 	case errors.Is(err, ErrSimulateDenied):
 		log.Warn("cannot check the rotation role's permissions beforehand; going on", "account", t.ID, "err", err)
 		return nil

@@ -109,22 +109,47 @@ func runJob(cmd *cobra.Command, g *globalFlags, f jobFlags, o job.Options) error
 	}
 	o.Out, o.Formats, o.ReportS3 = f.out, f.formats, f.reportS3
 	o.Select = accounts.Selection{Only: f.accounts, Shard: shard}
-	o.Version, o.Now, o.Getenv, o.Logger = version, g.env.Now, g.env.Getenv, ss.log
+	o.Version, o.Now, o.Getenv, o.Logger = buildVersion(), g.env.Now, g.env.Getenv, ss.log
 	o.Progress, o.Written = g.progress(ss.log), g.summary(ss.log)
 	res, err := job.Run(ctx, ss.aws, ss.conf, o)
 	if err != nil {
 		return jobError(err)
 	}
 	if len(res.S3) > 0 {
-		fmt.Fprintf(g.env.Stderr, "Uploaded: %s\n", strings.Join(res.S3, " "))
+		g.say(ss.log, "Uploaded:", "s3", strings.Join(res.S3, " "))
 	}
 	switch res.Status(f.failOnFindings) {
 	case job.StatusPartial:
 		return errCode(ExitPartial, nil)
+	case job.StatusNoMatch:
+		return usageError{fmt.Errorf("--user %s matched no IAM user in the %d accounts inventoried; nothing was done for it (the report is written)",
+			strings.Join(res.UnmatchedUsers, ", "), res.Report.Summary.AccountsOK)}
+	case job.StatusMailFailed:
+		return errCode(ExitMail, mailError(res))
 	case job.StatusFindings:
 		return errCode(ExitFindings, nil)
 	}
 	return nil
+}
+
+// mailError says which mail the run could not send.
+func mailError(res job.Result) error {
+	var parts []string
+	failed := 0
+	for _, n := range res.Report.Notifications {
+		if n.Result == vocab.NotifyFailed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d notices to key owners could not be sent (the next run sends them again)",
+			failed, len(res.Report.Notifications)))
+	}
+	if res.DigestErr != nil {
+		// Its error is logged once, where it happened.
+		parts = append(parts, "the digest to the security team could not be sent (see the log)")
+	}
+	return errors.New(strings.Join(parts, "; ") + "; see the report's Notifications sheet")
 }
 
 func newAccountsCmd(g *globalFlags) *cobra.Command {
@@ -280,7 +305,11 @@ func newReportCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return errCode(ExitFailed, fmt.Errorf("write merged report: %w", err))
 			}
-			_ = report.WriteSummary(g.env.Stderr, merged, report.SummaryOptions{Files: files})
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			g.summary(log)(merged, files)
 			return nil
 		},
 	}
@@ -299,7 +328,10 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 a suspended account and one whose role cannot be assumed) and runs keyrotor through its
 normal code path: an audit, then rotate --apply three times, 7 days apart on the
 simulated clock: new keys issued, old keys deactivated (one still in use is held), old keys
-deleted. Reports of every phase are written under --out.`,
+deleted. Reports of every phase are written under --out.
+
+The account whose role cannot be assumed fails in every phase on purpose; the demo
+says so and exits 0. It exits 3 when anything else failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The demo's story is told by its summaries; step logs are for
@@ -311,8 +343,13 @@ deleted. Reports of every phase are written under --out.`,
 			if err != nil {
 				return err
 			}
-			o.Stderr, o.Logger, o.Summary, o.Version = g.env.Stderr, log, g.summary(log), version
-			if err := demo.Run(cmd.Context(), o); err != nil {
+			o.Stderr, o.Logger, o.Summary, o.Version = g.env.Stderr, log, g.summary(log), buildVersion()
+			o.JSON = g.jsonLogs()
+			err = demo.Run(cmd.Context(), o)
+			switch {
+			case errors.Is(err, demo.ErrUnexpected):
+				return errCode(ExitPartial, err)
+			case err != nil:
 				return errCode(ExitFailed, err)
 			}
 			return nil

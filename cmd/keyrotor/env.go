@@ -7,6 +7,8 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"golang.org/x/term"
+
+	"keyrotor/internal/interrupt"
 )
 
 // Env is everything a command takes from the world outside its flags. main
@@ -22,6 +24,10 @@ type Env struct {
 	// AWSOptions are appended to the SDK's load options for the central
 	// account's configuration, after keyrotor's own.
 	AWSOptions []func(*awsconfig.LoadOptions) error
+	// Stop is the run's two-stage stop, whose Context the command runs
+	// under; main requests it on SIGINT and SIGTERM. nil: the context
+	// passed to run is all there is.
+	Stop *interrupt.Stop
 }
 
 // terminal tells whether stderr is a terminal, where progress bars and

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Exit codes, documented in the package comment and the README.
@@ -12,10 +13,48 @@ const (
 	ExitUsage    = 2
 	ExitPartial  = 3
 	ExitFindings = 4
+	ExitMail     = 5
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..." (make
+// build and make install set it from git describe); see buildVersion.
 var version = "dev"
+
+// buildVersion is version, or, when no -ldflags set it (go build, go
+// install), what the Go toolchain recorded: the module's version when
+// installed as module@version, else the commit it was built from
+// ("dev+3f9c2a1b0d4e", "-dirty" with uncommitted changes). Only a binary
+// built outside any checkout says just "dev".
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev string
+	dirty := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	v := "dev+" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "-dirty"
+	}
+	return v
+}
 
 // usageError marks errors caused by bad flags, arguments or configuration.
 type usageError struct{ err error }

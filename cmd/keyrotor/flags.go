@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"keyrotor/config"
 	"keyrotor/internal/awsclient"
+	"keyrotor/internal/interrupt"
 	"keyrotor/internal/logging"
 	"keyrotor/job"
 	"keyrotor/report"
@@ -23,13 +25,28 @@ type globalFlags struct {
 	logFormat string
 	logLevel  string
 	profile   string
+	timeouts  awsclient.Timeouts
+	stopGrace time.Duration
 }
 
-// logger builds the run's logger from the flags.
+// logger builds the run's logger from the flags, and has it say what a
+// stop request (Ctrl-C, SIGTERM) does.
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	log, err := logging.New(g.env.Stderr, logging.Options{Format: g.logFormat, Level: g.logLevel, Terminal: g.env.terminal()})
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if st := g.env.Stop; st != nil {
+		st.SetGrace(g.stopGrace)
+		st.OnRequest(func(e interrupt.Event) {
+			if e.Abort {
+				log.Warn("stopping now: steps still in flight are cut short; the report says what was done, and the next run recovers the rest",
+					"signal", e.Reason)
+				return
+			}
+			log.Warn("stopping: no new account or step starts; steps in flight may finish, then the report is written; signal again to stop at once",
+				"signal", e.Reason, "grace", e.Grace.String())
+		})
 	}
 	return log, nil
 }
@@ -64,7 +81,7 @@ func (g *globalFlags) setup(ctx context.Context) (session, error) {
 		log.Info("configuration overridden from the environment", "variable", o.Variable, "field", o.Field)
 	}
 	awsCfg, err := awsclient.Load(ctx, awsclient.Options{
-		Profile: g.profile, Region: conf.Region, Extra: g.env.AWSOptions,
+		Profile: g.profile, Region: conf.Region, Extra: g.env.AWSOptions, Timeouts: g.timeouts, Logger: log,
 		// +1: the credential report is fetched beside the per-account pool.
 		InFlight: max(1, conf.Concurrency.Accounts) * (max(1, conf.Concurrency.PerAccount) + 1),
 	})
@@ -87,12 +104,29 @@ func jobError(err error) error {
 // nothing but JSON lines on stderr.
 func (g *globalFlags) summary(log *slog.Logger) func(*report.Report, []string) {
 	return func(rep *report.Report, files []string) {
-		if g.logFormat == logging.FormatJSON {
+		if g.jsonLogs() {
 			report.LogSummary(log, rep, files)
 			return
 		}
 		_ = report.WriteSummary(g.env.Stderr, rep, report.SummaryOptions{Files: files})
 	}
+}
+
+// jsonLogs tells whether stderr takes JSON records only.
+func (g *globalFlags) jsonLogs() bool { return g.logFormat == logging.FormatJSON }
+
+// say tells people something on stderr: a line of text, or an info record
+// with --log-format json.
+func (g *globalFlags) say(log *slog.Logger, msg string, attrs ...any) {
+	if g.jsonLogs() {
+		log.Info(msg, attrs...)
+		return
+	}
+	line := msg
+	for i := 0; i+1 < len(attrs); i += 2 {
+		line += fmt.Sprintf(" %v", attrs[i+1])
+	}
+	fmt.Fprintln(g.env.Stderr, line)
 }
 
 // progress reports accounts done: a bar on a terminal, log lines otherwise.

@@ -114,14 +114,20 @@ type mailRun struct {
 // ever issued.
 func rotateMail(h *harness, sender string, args ...string) mailRun {
 	h.t.Helper()
+	return rotateMailExit(h, sender, ExitOK, args...)
+}
+
+// rotateMailExit is rotateMail for a run that must exit with code.
+func rotateMailExit(h *harness, sender string, code int, args ...string) mailRun {
+	h.t.Helper()
 	dir, err := os.MkdirTemp(h.dir, "run-")
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	before := len(h.sim.Outbox())
 	res := h.runAt(append([]string{"rotate", "--out", dir, "--format", "json"}, args...)...)
-	if res.code != ExitOK {
-		h.t.Fatalf("rotate %v at %s: exit %d\n%s", args, h.sim.Now().Format(time.RFC3339), res.code, res.stderr)
+	if res.code != code {
+		h.t.Fatalf("rotate %v at %s: exit %d, want %d\n%s", args, h.sim.Now().Format(time.RFC3339), res.code, code, res.stderr)
 	}
 	r := mailRun{res: res, rep: h.latestReport(dir), dir: dir}
 	secrets := h.sim.IssuedSecrets()
@@ -209,6 +215,21 @@ func checkDigest(t *testing.T, label string, r mailRun) {
 	}
 	if !strings.Contains(d.Text, r.dir) || !strings.Contains(d.HTML, r.dir) {
 		t.Errorf("%s: digest does not say where the report is (%s):\n%s", label, r.dir, d.Text)
+	}
+	// Issue 11: processed, failed and skipped accounts apart (skipped ones
+	// were counted as processed), the run's times, and one log record.
+	sum := r.rep.Summary
+	for _, want := range []string{
+		fmt.Sprintf("%d processed, %d failed, %d skipped", sum.AccountsOK, sum.AccountsFailed, sum.AccountsSkipped),
+		"Started:   " + r.rep.Run.Started.UTC().Format("2006-01-02 15:04 UTC"),
+		"Finished:  " + r.rep.Run.Ended.UTC().Format("2006-01-02 15:04 UTC"),
+	} {
+		if !strings.Contains(d.Text, want) {
+			t.Errorf("%s: digest text lacks %q:\n%s", label, want, d.Text)
+		}
+	}
+	if n := strings.Count(r.res.stderr, `msg="digest sent"`); n != 1 {
+		t.Errorf("%s: %d \"digest sent\" log records, want 1:\n%s", label, n, r.res.stderr)
 	}
 }
 
@@ -563,7 +584,12 @@ func TestMailNoRecipient(t *testing.T) {
 
 	for run := 1; run <= 2; run++ {
 		label := fmt.Sprintf("run %d", run)
-		r := rotateMail(h, mailSender, "--apply")
+		// Issue 11: a notice that could not be sent is exit 5 (was 0), so
+		// that a scheduler sees it.
+		r := rotateMailExit(h, mailSender, ExitMail, "--apply")
+		if !strings.Contains(r.res.stderr, "notices to key owners could not be sent") {
+			t.Errorf("%s: the exit does not say which mail failed:\n%s", label, r.res.stderr)
+		}
 		var want []wantMail
 		if run == 1 {
 			want = []wantMail{{to: "alice@example.com", subject: "[keyrotor] New access key issued for alice in dev (" + mailDev + ")"}}
@@ -687,7 +713,31 @@ func TestMailUnverifiedSender(t *testing.T) {
 	old := mailOldKeys(t, h.sim)
 	users := []string{"alice", "bob"}
 
-	r := rotateMail(h, mailSender, "--apply")
+	// Issue 11: an applied run checks the sender before any change, and
+	// stops (exit 1) when SES may not send from it; before, it rotated
+	// every key and mailed nobody.
+	dir := filepath.Join(h.dir, "unverified")
+	res := h.runAt("rotate", "--apply", "--out", dir)
+	if res.code != ExitFailed || !strings.Contains(res.stderr, "no SES identity for "+mailSender) || !strings.Contains(res.stderr, "nothing was changed") {
+		t.Fatalf("unverified sender: exit %d, want %d saying so\n%s", res.code, ExitFailed, res.stderr)
+	}
+	if w := h.sim.WriteCalls(); len(w) != 0 || len(h.sim.Outbox()) != 0 {
+		t.Fatalf("a run stopped by its sender check changed %d things and mailed %d", len(w), len(h.sim.Outbox()))
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(m) != 0 {
+		t.Errorf("a run that did nothing wrote a report: %v", m)
+	}
+
+	// Where the sender cannot be checked (an endpoint without
+	// GetEmailIdentity, as aws-ses-v2-local), the run goes on and every
+	// send fails: the rotation completes without mail, and the run exits
+	// 5 (was 0) so that the scheduler sees it.
+	h.sim.InjectFault(awssim.Fault{Service: "ses", Op: "GetEmailIdentity", Kind: awssim.FaultUnsupported})
+	r := rotateMailExit(h, mailSender, ExitMail, "--apply")
+	h.sim.ClearFaults()
+	if !strings.Contains(r.res.stderr, "cannot check the SES sender here") {
+		t.Errorf("the log does not say the sender could not be checked:\n%s", r.res.stderr)
+	}
 	if n := len(h.sim.Outbox()); n != 0 {
 		t.Fatalf("SES accepted %d messages from an unverified sender", n)
 	}

@@ -52,8 +52,11 @@ func TestPreflight(t *testing.T) {
 		policy string
 		drop   []string
 		// config rewrites accounts.yaml: old, new.
-		config  [2]string
-		verify  bool // verify example.com in SES
+		config [2]string
+		verify bool // verify example.com in SES
+		// fault, if set, breaks a call (iam:SimulatePrincipalPolicy,
+		// ses:GetEmailIdentity).
+		fault   *awssim.Fault
 		args    []string
 		code    int
 		central string // the central line's text, "" for no line
@@ -62,6 +65,10 @@ func TestPreflight(t *testing.T) {
 		{name: "rotation policy, apply, mail on", policy: deploy.MemberRotationPolicy, config: [2]string{notifOff, pfMail}, verify: true,
 			code: ExitOK, central: "ready: SES identity example.com verified for sending in us-east-1",
 			member: "ready: role assumed, 17 permissions allowed, IAM readable, secrets under keyrotor/"},
+		{name: "sender not checkable (no GetEmailIdentity): a warning", policy: deploy.MemberRotationPolicy, config: [2]string{notifOff, pfMail},
+			fault: &awssim.Fault{Service: "ses", Op: "GetEmailIdentity", Kind: awssim.FaultUnsupported},
+			code:  ExitOK, central: "ready: WARNING: sender not checked (the endpoint does not implement GetEmailIdentity",
+			member: "ready: role assumed, 17 permissions allowed"},
 		{name: "sender not verified", policy: deploy.MemberRotationPolicy, config: [2]string{notifOff, pfMail},
 			code: ExitPartial, central: "NOT READY: no SES identity for keyrotor@example.com or example.com in us-east-1",
 			member: "ready: role assumed"},
@@ -73,6 +80,14 @@ func TestPreflight(t *testing.T) {
 			code: ExitPartial, member: "NOT READY: role arn:aws:iam::333333333333:role/KeyrotorRotationRole cannot audit: missing iam:ListUserTags; nothing was changed"},
 		{name: "cannot simulate: the reads decide", policy: deploy.MemberRotationPolicy, drop: []string{"iam:SimulatePrincipalPolicy"},
 			code: ExitOK, member: "ready: role assumed, permissions not simulated (iam:SimulatePrincipalPolicy denied), IAM readable"},
+		// Issue 11: an endpoint without SimulatePrincipalPolicy was NOT
+		// READY everywhere, after ten attempts per account.
+		{name: "simulator unsupported (LocalStack): a warning, one call", policy: deploy.MemberRotationPolicy,
+			fault: &awssim.Fault{Service: "iam", Op: "SimulatePrincipalPolicy", Kind: awssim.FaultUnsupported},
+			code:  ExitOK, member: "ready: role assumed, WARNING: permissions not checked (check permissions of arn:aws:iam::333333333333:role/KeyrotorRotationRole: iam:SimulatePrincipalPolicy is unavailable here: InternalFailure: API action 'SimulatePrincipalPolicy' for service 'iam' not yet implemented), IAM readable"},
+		{name: "simulator answers 500 (moto): a warning, one call", policy: deploy.MemberRotationPolicy,
+			fault: &awssim.Fault{Service: "iam", Op: "SimulatePrincipalPolicy", Code: "InternalError", Status: 500, Message: "not implemented", Times: -1},
+			code:  ExitOK, member: "ready: role assumed, WARNING: permissions not checked"},
 		{name: "cannot simulate nor list users", policy: deploy.MemberRotationPolicy, drop: []string{"iam:SimulatePrincipalPolicy", "iam:ListUsers"},
 			code: ExitPartial, member: "NOT READY: list users in 333333333333: AccessDenied"},
 		{name: "secrets outside keyrotor/", policy: deploy.MemberRotationPolicy,
@@ -87,7 +102,17 @@ func TestPreflight(t *testing.T) {
 			if tt.verify {
 				h.sim.VerifyEmailIdentity(h.seeded.SecurityAccountID, h.seeded.Region, "example.com")
 			}
+			if tt.fault != nil {
+				h.sim.InjectFault(*tt.fault)
+			}
 			r := h.runAt(append([]string{"preflight"}, tt.args...)...)
+			if tt.fault != nil && tt.fault.Op == "SimulatePrincipalPolicy" {
+				for account, n := range simulateCalls(h.sim) {
+					if n != 1 {
+						t.Errorf("%d SimulatePrincipalPolicy calls in %s, want one, answered once", n, account)
+					}
+				}
+			}
 			if r.code != tt.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tt.code, r.stdout, r.stderr)
 			}
@@ -139,4 +164,16 @@ func TestPreflightRoleMissingAndBadMode(t *testing.T) {
 	if r := h.run("preflight", "--mode", "plan"); r.code != ExitUsage || !strings.Contains(r.stderr, "want audit or apply") {
 		t.Errorf("--mode plan: exit %d %s", r.code, r.stderr)
 	}
+}
+
+// simulateCalls counts the simulator's SimulatePrincipalPolicy calls by
+// account.
+func simulateCalls(sim *awssim.Sim) map[string]int {
+	n := map[string]int{}
+	for _, c := range sim.Calls() {
+		if c.Op == "SimulatePrincipalPolicy" {
+			n[c.AccountID]++
+		}
+	}
+	return n
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"keyrotor/internal/awsclient"
+	"keyrotor/internal/interrupt"
 	"keyrotor/internal/logging"
 )
 
@@ -18,7 +20,7 @@ from one central security account. 'audit' never changes anything; 'rotate'
 changes nothing without --apply.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		Version:       buildVersion(),
 	}
 	root.SetOut(env.Stderr)
 	root.SetErr(env.Stderr)
@@ -28,6 +30,9 @@ changes nothing without --apply.`,
 	pf.StringVar(&g.logFormat, "log-format", logging.FormatText, "log format: text or json")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&g.profile, "profile", "", "AWS shared config profile of the central account (default: the SDK's usual lookup)")
+	pf.DurationVar(&g.timeouts.Attempt, "aws-attempt-timeout", awsclient.DefaultAttemptTimeout, "give up on one attempt of an AWS call after this long (it is retried)")
+	pf.DurationVar(&g.timeouts.Call, "aws-call-timeout", awsclient.DefaultCallTimeout, "give up on an AWS call, retries included, after this long")
+	pf.DurationVar(&g.stopGrace, "stop-grace", interrupt.DefaultGrace, "after SIGINT or SIGTERM, let steps in flight run this long before cutting them short (a second signal cuts them at once)")
 	root.AddCommand(
 		newAuditCmd(g),
 		newRotateCmd(g),

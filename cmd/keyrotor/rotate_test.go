@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,7 +207,9 @@ func (e *e2e) cli(command string, args ...string) (result, *report.Report) {
 	if res.code != ExitOK {
 		e.t.Logf("%s %v at %s: exit %d\n%s", command, args, e.sim.Now().Format(time.RFC3339), res.code, res.stderr)
 	}
-	if _, err := os.Stat(dir); err != nil {
+	// A run that stops before it starts (bad input) writes no report, but
+	// may have created the report directory when it checked it.
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(m) == 0 {
 		return res, nil
 	}
 	return res, e.latestReport(dir)
@@ -911,7 +912,10 @@ func TestRotateReactivate(t *testing.T) {
 	}{{lena, lenaKey}, {ivan, e.secretKeyID(ivan)}, {henry, oldHenry}} {
 		res := e.runAt("reactivate", "--account", c.u.account, "--user", c.u.name, "--key", c.key)
 		e.texts = append(e.texts, res.stdout, res.stderr)
-		if res.code != ExitFailed || !strings.Contains(res.stderr, "not deactivated by keyrotor") || !strings.Contains(res.stderr, c.key) {
+		// Issue 11: the error line masks the key ID (it echoed it whole),
+		// as every line for people does.
+		if res.code != ExitFailed || !strings.Contains(res.stderr, "not deactivated by keyrotor") ||
+			!strings.Contains(res.stderr, report.MaskKeyID(c.key)) || strings.Contains(res.stderr, c.key) {
 			t.Errorf("reactivate %s of %s: exit %d, stderr %q", c.key, c.u, res.code, res.stderr)
 		}
 	}

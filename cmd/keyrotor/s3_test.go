@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/job"
 )
 
 const s3Bucket = "keyrotor-reports-222222222222"
@@ -46,14 +47,20 @@ func checkUploaded(t *testing.T, h *harness, prefix, sse, kmsKey string) {
 		"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 		"csv":  "text/csv",
 	}
-	var want []string
+	// Issue 11: an applied run first proves it can write there (the same
+	// call, encryption and permission) with one object of its own.
+	check := prefix + "/" + job.WriteCheckKey
+	want := []string{check}
 	for _, f := range []string{"csv", "json", "xlsx"} {
 		want = append(want, prefix+"/keyrotor-apply-"+stamp+"."+f)
 	}
 	if got := h.sim.ObjectKeys(s3Bucket); !slices.Equal(got, want) {
 		t.Fatalf("objects %q\nwant %q", got, want)
 	}
-	for _, key := range want {
+	if o, _ := h.sim.Object(s3Bucket, check); o.SSE != sse || o.SSEKMSKeyID != kmsKey || !strings.Contains(string(o.Body), rep.Run.ID) {
+		t.Errorf("%s: encryption %q key %q body %q, want %q key %q naming the run", check, o.SSE, o.SSEKMSKeyID, o.Body, sse, kmsKey)
+	}
+	for _, key := range want[1:] {
 		o, _ := h.sim.Object(s3Bucket, key)
 		local, err := os.ReadFile(filepath.Join(h.dir, "reports", filepath.Base(key)))
 		if err != nil {
@@ -101,10 +108,14 @@ func TestReportS3UploadFromConfigWithKMS(t *testing.T) {
 	checkUploaded(t, h, "reports", "aws:kms", key)
 }
 
+// TestReportS3MissingBucket: a run that does not change anything (here
+// rotate without --apply) finds a missing bucket at its upload, with the
+// local report written. (Issue 11: it ran rotate --apply, which now
+// checks the bucket before any change; see TestReportS3CheckedBeforeChanges.)
 func TestReportS3MissingBucket(t *testing.T) {
 	t.Parallel()
 	h := s3Harness(t, "", false)
-	r := h.runAt("rotate", "--apply", "--report-s3", "s3://"+s3Bucket+"/daily")
+	r := h.runAt("rotate", "--report-s3", "s3://"+s3Bucket+"/daily")
 	if r.code != ExitFailed {
 		t.Fatalf("exit %d, want %d\n%s", r.code, ExitFailed, r.stderr)
 	}
@@ -117,10 +128,50 @@ func TestReportS3MissingBucket(t *testing.T) {
 	}
 	// The local report is the whole run's.
 	rep := h.latestReport("")
-	if rep.Run.Mode != "apply" || len(rep.Keys) != rep.Summary.Keys || rep.Summary.Keys == 0 || rep.Summary.AccountsOK == 0 {
+	if rep.Run.Mode != "plan" || len(rep.Keys) != rep.Summary.Keys || rep.Summary.Keys == 0 || rep.Summary.AccountsOK == 0 {
 		t.Errorf("local report is not the run's: %+v", rep.Summary)
 	}
 	if keys := h.sim.ObjectKeys(s3Bucket); keys != nil {
 		t.Errorf("objects written to a missing bucket: %q", keys)
+	}
+}
+
+// TestReportS3CheckedBeforeChanges: under --apply, a report location that
+// does not parse, a bucket that does not exist or one the runner may not
+// write stops the run before any change (exit 2 and 1), where it used to
+// rotate every key and then fail at the upload (and exit 2 for a bad URL
+// that KEYROTOR_REPORT_S3 refused at start-up).
+func TestReportS3CheckedBeforeChanges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, dest string
+		bucket     bool
+		deny       bool
+		want       int
+		says       string
+	}{
+		{"not an S3 URL", "http://x", true, false, ExitUsage, "is not an S3 location"},
+		{"missing bucket", "s3://" + s3Bucket + "/daily", false, false, ExitFailed, "NoSuchBucket"},
+		{"denied", "s3://" + s3Bucket + "/daily", true, true, ExitFailed, "AccessDenied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := s3Harness(t, "", tc.bucket)
+			if tc.deny {
+				h.sim.InjectFault(awssim.Fault{Service: "s3", Op: "PutObject", Code: "AccessDenied", Status: 403, Message: "Access Denied", Times: -1})
+			}
+			r := h.runAt("rotate", "--apply", "--report-s3", tc.dest)
+			if r.code != tc.want || !strings.Contains(r.stderr, tc.says) {
+				t.Fatalf("exit %d, want %d saying %q\n%s", r.code, tc.want, tc.says, r.stderr)
+			}
+			for _, c := range h.sim.WriteCalls() {
+				if c.Service != "s3" {
+					t.Errorf("the run changed %s in %s before failing its report check", c.Action(), c.AccountID)
+				}
+			}
+			if files := localReports(t, h); len(files) != 0 {
+				t.Errorf("a run that did nothing wrote %q", files)
+			}
+		})
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,8 +40,10 @@ type Options struct {
 	Out string
 	// AuditOnly stops after the audit phase.
 	AuditOnly bool
-	// Stderr receives the demo's story.
+	// Stderr receives the demo's story: lines of text, or with JSON one
+	// JSON record per line, like the logs beside it.
 	Stderr io.Writer
+	JSON   bool
 	// Logger receives the runs' logs.
 	Logger *slog.Logger
 	// Summary, if set, shows each phase's report once it is written.
@@ -75,6 +79,10 @@ report:
   formats: [json, xlsx, csv]
 `
 
+// ErrUnexpected is wrapped by Run's error when a phase failed somewhere the
+// demo organization is not broken on purpose: that is a keyrotor bug.
+var ErrUnexpected = errors.New("unexpected failure in the demo")
+
 // demoEnv is the running simulated organization.
 type demoEnv struct {
 	sim    *awssim.Sim
@@ -82,14 +90,57 @@ type demoEnv struct {
 	url    string
 	aws    aws.Config
 	conf   *config.Config
+	// broken are the accounts whose role is broken on purpose, by ID.
+	broken map[string]brokenAccount
+}
+
+// brokenAccount is an account of the demo organization that keyrotor
+// cannot get into, on purpose.
+type brokenAccount struct {
+	name, why string
+}
+
+// teller tells the demo's story on stderr: text lines for people, or one
+// JSON record per line when the logs are JSON, so that stderr holds
+// nothing else.
+type teller struct {
+	w    io.Writer
+	json *slog.Logger
+}
+
+func newTeller(o Options) teller {
+	t := teller{w: o.Stderr}
+	if o.JSON {
+		t.json = slog.New(slog.NewJSONHandler(o.Stderr, nil))
+	}
+	return t
+}
+
+// say writes text, or the record msg with attrs.
+func (t teller) say(text, msg string, attrs ...any) {
+	if t.json != nil {
+		t.json.Info(msg, attrs...)
+		return
+	}
+	fmt.Fprintln(t.w, text)
 }
 
 // startDemo builds the demo organization and serves it on loopback until
 // ctx ends.
-func startDemo(ctx context.Context, out string) (*demoEnv, func(), error) {
-	sim, seeded, err := awssim.DemoScenario().Build()
+func startDemo(ctx context.Context, out string, logger *slog.Logger) (*demoEnv, func(), error) {
+	sc := awssim.DemoScenario()
+	sim, seeded, err := sc.Build()
 	if err != nil {
 		return nil, nil, fmt.Errorf("build demo organization: %w", err)
+	}
+	broken := map[string]brokenAccount{}
+	for _, a := range sc.Accounts {
+		switch a.Role {
+		case awssim.RoleWrongTrust:
+			broken[a.ID] = brokenAccount{a.Name, "its rotation role does not trust the security account"}
+		case awssim.RoleMissing:
+			broken[a.ID] = brokenAccount{a.Name, "it has no rotation role"}
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,24 +165,34 @@ func startDemo(ctx context.Context, out string) (*demoEnv, func(), error) {
 		Region:       seeded.Region,
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-		Retryer:      awsclient.NewRetryer,
 	}
-	return &demoEnv{sim: sim, seeded: seeded, url: url, aws: awsCfg, conf: conf}, stop, nil
+	awsclient.Configure(&awsCfg, awsclient.Options{InFlight: 64, Logger: logger})
+	return &demoEnv{sim: sim, seeded: seeded, url: url, aws: awsCfg, conf: conf, broken: broken}, stop, nil
 }
 
 // Run runs the demo's phases. The demo organization has an account
-// whose role cannot be assumed on purpose, so a phase's partial-failure exit
-// code is expected and not passed on: the demo fails only when it cannot
-// run.
+// whose role cannot be assumed on purpose; the demo says so up front, and
+// its failure in each phase is expected and not passed on. Any other
+// failure (another account, a rotation step, a mail) is an error wrapping
+// ErrUnexpected, after the remaining phases ran.
 func Run(ctx context.Context, o Options) error {
 	out := o.Out
-	env, stop, err := startDemo(ctx, out)
+	tell := newTeller(o)
+	env, stop, err := startDemo(ctx, out, o.Logger)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	fmt.Fprintf(o.Stderr, "keyrotor demo: simulated organization on %s (clock %s)\n\n", env.url,
-		env.sim.Now().Format(time.RFC3339))
+	tell.say(fmt.Sprintf("keyrotor demo: simulated organization on %s (clock %s)\n", env.url, env.sim.Now().Format(time.RFC3339)),
+		"demo starting", "endpoint", env.url, "clock", env.sim.Now().Format(time.RFC3339))
+	for _, id := range slices.Sorted(maps.Keys(env.broken)) {
+		b := env.broken[id]
+		tell.say(fmt.Sprintf("Note: %s (%s) is broken on purpose (%s).\n"+
+			"Each phase reports it as a failed account, with an ERROR line, as a real run would; a real\n"+
+			"run exits 3 for it. The demo expects it and exits 0.\n", b.name, id, b.why),
+			"demo account broken on purpose", "account", id, "name", b.name, "why", b.why,
+			"expect", "reported failed in every phase; a real run exits 3 for it")
+	}
 
 	phases := []struct {
 		title, dir string
@@ -141,45 +202,74 @@ func Run(ctx context.Context, o Options) error {
 		{"1/4 audit: what is there, and what rotate would do", "1-audit", vocab.ModeAudit, nil},
 		{"2/4 rotate --apply: issue new keys for stale ones", "2-issue", vocab.ModeApply, nil},
 		{"3/4 rotate --apply, 7 days later: deactivate old keys no longer used", "3-deactivate", vocab.ModeApply,
-			func() error { return env.afterIssue(ctx, o.Stderr) }},
+			func() error { return env.afterIssue(ctx, tell) }},
 		{"4/4 rotate --apply, 7 more days later: delete deactivated keys", "4-delete", vocab.ModeApply,
 			func() error { env.sim.Clock().Advance(7*24*time.Hour + time.Hour); return nil }},
 	}
 	if o.AuditOnly {
 		phases = phases[:1]
 	}
+	var unexpected []error
 	for _, ph := range phases {
 		if ph.before != nil {
 			if err := ph.before(); err != nil {
 				return err
 			}
 		}
-		fmt.Fprintf(o.Stderr, "== %s (simulated time %s)\n", ph.title, env.sim.Now().Format("2006-01-02 15:04"))
-		_, err := job.Run(ctx, env.aws, env.conf, job.Options{
+		tell.say(fmt.Sprintf("== %s (simulated time %s)", ph.title, env.sim.Now().Format("2006-01-02 15:04")),
+			"demo phase", "phase", ph.title, "simulated_time", env.sim.Now().Format(time.RFC3339))
+		res, err := job.Run(ctx, env.aws, env.conf, job.Options{
 			Mode: ph.mode, Out: filepath.Join(out, ph.dir), Notify: true, Now: env.sim.Now,
 			Getenv: func(string) string { return "" }, Logger: o.Logger, Version: o.Version, Written: o.Summary,
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(o.Stderr)
+		unexpected = append(unexpected, env.unexpected(ph.dir, res.Report)...)
+		tell.say("", "demo phase done", "phase", ph.title)
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
-	if err := writeMails(o.Stderr, env.sim.Outbox(), filepath.Join(out, "mail")); err != nil {
+	if err := writeMails(tell, env.sim.Outbox(), filepath.Join(out, "mail")); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Stderr, "Reports of every phase are under %s/.\n", out)
+	if len(unexpected) > 0 {
+		return fmt.Errorf("%w: %w", ErrUnexpected, errors.Join(unexpected...))
+	}
+	tell.say(fmt.Sprintf("Reports of every phase are under %s/. The only failures were those of the accounts broken on purpose.", out),
+		"demo finished", "reports", out, "failures", "only the accounts broken on purpose")
 	return nil
+}
+
+// unexpected lists what failed in a phase's report beyond the accounts
+// broken on purpose.
+func (env *demoEnv) unexpected(phase string, rep *report.Report) []error {
+	var errs []error
+	for _, a := range rep.Accounts {
+		if _, onPurpose := env.broken[a.AccountID]; a.Status == vocab.AccountError && !onPurpose {
+			errs = append(errs, fmt.Errorf("%s: account %s failed: %s", phase, a.AccountID, a.Error))
+		}
+	}
+	for _, k := range rep.Keys {
+		if k.Result == vocab.ResultFailed {
+			errs = append(errs, fmt.Errorf("%s: %s of %s in %s failed: %s", phase, k.Action, report.MaskKeyID(k.AccessKeyID), k.AccountID, k.Reason))
+		}
+	}
+	for _, n := range rep.Notifications {
+		if n.Result == vocab.NotifyFailed {
+			errs = append(errs, fmt.Errorf("%s: %s mail for %s in %s failed: %s", phase, n.Event, n.User, n.AccountID, n.Error))
+		}
+	}
+	return errs
 }
 
 // writeMails saves every message the simulated SES accepted as an .eml
 // file and lists them, so the demo shows what owners and the security
 // team were told.
-func writeMails(stderr io.Writer, mails []awssim.Email, dir string) error {
+func writeMails(tell teller, mails []awssim.Email, dir string) error {
 	if len(mails) == 0 {
-		fmt.Fprintln(stderr, "No mail was sent.")
+		tell.say("No mail was sent.", "demo mail", "messages", 0)
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -193,17 +283,20 @@ func writeMails(stderr io.Writer, mails []awssim.Email, dir string) error {
 		}
 		bySubject[mailKind(m.Subject)]++
 	}
-	fmt.Fprintf(stderr, "Mail sent through SES: %d messages, saved as .eml under %s/\n", len(mails), dir)
+	tell.say(fmt.Sprintf("Mail sent through SES: %d messages, saved as .eml under %s/", len(mails), dir),
+		"demo mail", "messages", len(mails), "dir", dir, "by_kind", bySubject)
 	kinds := make([]string, 0, len(bySubject))
 	for k := range bySubject {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	for _, k := range kinds {
-		fmt.Fprintf(stderr, "   %4d  %s\n", bySubject[k], k)
+	if tell.json == nil {
+		for _, k := range kinds {
+			fmt.Fprintf(tell.w, "   %4d  %s\n", bySubject[k], k)
+		}
+		last := mails[len(mails)-1]
+		fmt.Fprintf(tell.w, "   e.g. to %s: %q\n", strings.Join(last.To, ", "), last.Subject)
 	}
-	last := mails[len(mails)-1]
-	fmt.Fprintf(stderr, "   e.g. to %s: %q\n", strings.Join(last.To, ", "), last.Subject)
 	return nil
 }
 
@@ -244,7 +337,7 @@ func emlBytes(m awssim.Email) []byte {
 // afterIssue plays the week after the new keys were issued: one owner's
 // workload keeps signing requests with its old key (so that key is held
 // instead of deactivated), then the clock moves 7 days on.
-func (env *demoEnv) afterIssue(ctx context.Context, stderr io.Writer) error {
+func (env *demoEnv) afterIssue(ctx context.Context, tell teller) error {
 	var target *awssim.KeyInfo
 	for _, k := range env.sim.Keys("") {
 		tags := env.sim.UserTags(k.AccountID, k.User)
@@ -265,8 +358,9 @@ func (env *demoEnv) afterIssue(ctx context.Context, stderr io.Writer) error {
 		if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 			return fmt.Errorf("demo: use old key of %s: %w", target.User, err)
 		}
-		fmt.Fprintf(stderr, "   (a workload of user %s in %s still signs with its old key %s)\n",
-			target.User, target.AccountID, report.MaskKeyID(target.ID))
+		tell.say(fmt.Sprintf("   (a workload of user %s in %s still signs with its old key %s)",
+			target.User, target.AccountID, report.MaskKeyID(target.ID)),
+			"demo old key still in use", "account", target.AccountID, "user", target.User, "key", report.MaskKeyID(target.ID))
 	}
 	env.sim.Clock().Advance(5*24*time.Hour + time.Hour)
 	return nil

@@ -71,6 +71,19 @@ func Decode(file string, data []byte, dst any, opts Options) (*Index, error) {
 	sc := schemaCheck{file: file, idx: idx, opts: opts, tagged: map[*token.Token]bool{}}
 	sc.walk(body, t.Elem(), "", "")
 	if len(sc.errs) > 0 {
+		// Decode what is sound, so that the caller can report its rule
+		// violations with these: every problem at once, not the rules
+		// only after the structure is fixed.
+		if sc.prunable == len(sc.errs) {
+			prune(body, sc.failed)
+			// Not strict: the unknown keys are reported already.
+			if yaml.NodeToValue(body, dst) == nil {
+				idx.partial = true
+				for _, e := range sc.errs {
+					idx.broken = append(idx.broken, e.Field)
+				}
+			}
+		}
 		return idx, Join(sc.errs)
 	}
 	// The schema walk has already rejected unknown keys and wrong types;
@@ -122,6 +135,11 @@ type schemaCheck struct {
 	// aliasBudget bounds alias expansion, so that a document of nested
 	// aliases ("billion laughs") fails fast instead of exploding.
 	aliasBudget int
+	// failed are the nodes of the problems fail reported, prunable how
+	// many problems have one: the rest (alias and merge key misuse) leave
+	// no sound document to decode.
+	failed   map[ast.Node]bool
+	prunable int
 }
 
 func (s *schemaCheck) fail(n ast.Node, path, format string, args ...any) {
@@ -130,6 +148,13 @@ func (s *schemaCheck) fail(n ast.Node, path, format string, args ...any) {
 		line = nodeLine(n, s.idx.LineOf(path))
 	}
 	s.errs = append(s.errs, &Error{File: s.file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)})
+	if n != nil && path != "" {
+		if s.failed == nil {
+			s.failed = map[ast.Node]bool{}
+		}
+		s.failed[n] = true
+		s.prunable++
+	}
 }
 
 // index records path for later validation. Inside an expanded alias the

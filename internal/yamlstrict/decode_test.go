@@ -111,6 +111,58 @@ func TestDecodeReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+// TestDecodePartial: with problems, the rest of the document still
+// decodes (each bad field at its default, a bad list item empty, in its
+// place), and Broken names the fields that had one, so that a caller can
+// check its rules on the rest and report every problem at once.
+func TestDecodePartial(t *testing.T) {
+	d := doc{Name: "default", Limits: limits{Count: 3}}
+	src := lines(
+		"name: kept",
+		"on: maybe",
+		"base: &b {count: 7}",
+		"limits: {<<: *b, level: medium}",
+		"items:",
+		"  - count: x",
+		"  - count: 2",
+		"    colour: red",
+		"tags: [a, !env B, c]",
+	)
+	idx, err := Decode("f.yaml", src, &d, opts)
+	if err == nil || !idx.Partial() {
+		t.Fatalf("Decode = %v, partial %v; want errors and a partial decode", err, idx.Partial())
+	}
+	if d.Name != "kept" || d.On || d.Limits.Count != 7 || d.Limits.Level != nil ||
+		len(d.Items) != 2 || d.Items[0].Count != 0 || d.Items[1].Count != 2 ||
+		!reflect.DeepEqual(d.Tags, []string{"a", "", "c"}) {
+		t.Errorf("partial decode %+v", d)
+	}
+	for path, want := range map[string]bool{
+		"on": true, "limits.level": true, "items[0].count": true, "items[0]": false, "items[1].colour": true,
+		"items[1].count": false, "tags[1]": true, "tags[0]": false, "name": false, "base": true, "base.count": true,
+	} {
+		if got := idx.Broken(path); got != want {
+			t.Errorf("Broken(%q) = %v, want %v", path, got, want)
+		}
+	}
+	if !idx.BrokenWithin("items") || idx.BrokenWithin("name") {
+		t.Error("BrokenWithin")
+	}
+	// Without problems there is nothing partial about it.
+	if idx, err := Decode("f.yaml", lines("name: x"), &d, opts); err != nil || idx.Partial() {
+		t.Errorf("clean document: %v, partial %v", err, idx.Partial())
+	}
+	// An alias bomb leaves no document to decode.
+	var b strings.Builder
+	b.WriteString("items:\n  - &a0 {count: 1}\n")
+	for i := 1; i < 12; i++ {
+		fmt.Fprintf(&b, "  - &a%d {<<: [*a%d, *a%d]}\n", i, i-1, i-1)
+	}
+	if idx, _ := Decode("f.yaml", []byte(b.String()), &doc{}, opts); idx.Partial() {
+		t.Error("an alias bomb decoded partially")
+	}
+}
+
 func TestDecodeStripsByteOrderMark(t *testing.T) {
 	var d doc
 	if _, err := Decode("f.yaml", append([]byte("\xef\xbb\xbf"), lines("name: x")...), &d, opts); err != nil || d.Name != "x" {

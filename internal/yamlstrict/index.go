@@ -17,6 +17,9 @@ type Index struct {
 	// literals holds the literal text of every field with a `strict` tag,
 	// by path.
 	literals map[string]string
+	// partial and broken: see Partial and Broken.
+	partial bool
+	broken  []string
 }
 
 func newIndex() *Index {
@@ -106,4 +109,31 @@ func (x *Index) pathOf(tok *token.Token) string {
 		return x.positions[[2]int{tok.Position.Line, tok.Position.Column}]
 	}
 	return ""
+}
+
+// Partial tells whether Decode, having found problems, still decoded the
+// rest of the document: each field with a problem keeps its default (a
+// list item with one is empty), so that the caller can check the rules on
+// everything else and report all problems at once.
+func (x *Index) Partial() bool { return x.partial }
+
+// Broken tells whether path, or a field it is part of, had a problem
+// Decode reported: a rule checked on its default would only repeat it.
+func (x *Index) Broken(path string) bool {
+	for _, b := range x.broken {
+		if path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// BrokenWithin tells whether path or any field inside it had a problem.
+func (x *Index) BrokenWithin(path string) bool {
+	for _, b := range x.broken {
+		if b == path || strings.HasPrefix(b, path+".") || strings.HasPrefix(b, path+"[") {
+			return true
+		}
+	}
+	return false
 }

@@ -65,6 +65,16 @@ def text(v):
     return "" if v is None else str(v)
 
 
+def pct(v):
+    """A compliance figure as a person reads it: one decimal, or n/a where
+    the JSON has null (an account whose keys were not seen)."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v
+    return f"{float(v):.1f}"
+
+
 def is_action(k):
     if k.get("action"):
         return True
@@ -78,8 +88,9 @@ def expected_rows(rep):
     notes = rep.get("notifications") or []
     key_id = lambda k: (k["account_id"], k["user"], k["access_key_id"])
     return {
-        "Accounts": (["Account ID", "Status", "Keys"],
-                     [(a["account_id"], a["status"], a["keys"]) for a in accounts]),
+        "Accounts": (["Account ID", "Status", "Keys", "Compliance %"],
+                     [(a["account_id"], a["status"], a["keys"], pct(a.get("compliance_pct")))
+                      for a in accounts]),
         "Keys": (["Account ID", "User", "Access key ID"], [key_id(k) for k in keys]),
         "Actions": (["Account ID", "User", "Access key ID"],
                     [key_id(k) for k in keys if is_action(k)]),
@@ -91,6 +102,11 @@ def expected_rows(rep):
                           [(n["account_id"], n.get("user"), n.get("access_key_id"), n["event"],
                             n["result"]) for n in notes]),
     }
+
+
+def cell_text(title, v):
+    """A cell's value as text, compliance figures as pct() words them."""
+    return pct(v) if title == "Compliance %" else text(v)
 
 
 def declared(ws):
@@ -115,7 +131,7 @@ def check_data_sheet(ws, header, ident, want, problems):
         i = n - 2
         if i >= len(want):
             continue  # counted below
-        got = tuple(text(row[c]) if c < len(row) else "" for c in cols)
+        got = tuple(cell_text(t, row[c]) if c < len(row) else "" for t, c in zip(ident, cols))
         exp = tuple(text(v) for v in want[i])
         if got != exp:
             problems.append(f"{name}: row {n} {dict(zip(ident, got))}, JSON has {dict(zip(ident, exp))}")
@@ -132,10 +148,14 @@ def check_summary(ws, rep, problems):
     rows = list(ws.iter_rows(values_only=True))  # a few dozen rows
     pairs = {text(r[0]): r[1] for r in rows if len(r) >= 2 and r[0] is not None}
     for label, field in [("Keys", "keys"), ("Accounts failed", "accounts_failed"),
-                         ("Accounts OK", "accounts_ok"), ("Users", "users")]:
+                         ("Accounts OK", "accounts_ok"), ("Users", "users"),
+                         ("Accounts not seen", "accounts_unseen")]:
         if pairs.get(label) != summary.get(field):
             problems.append(f"Summary: {label!r} shows {pairs.get(label)!r}, JSON summary.{field} "
                             f"is {summary.get(field)!r}")
+    got_pct, want_pct = pct(pairs.get("Compliance %")), pct(summary.get("compliance_pct"))
+    if got_pct != want_pct:
+        problems.append(f"Summary: 'Compliance %' shows {got_pct!r}, JSON summary.compliance_pct is {want_pct!r}")
     c0 = SUMMARY_TABLE_FIRST_COL - 1
     top = SUMMARY_TABLE_HEADER_ROW - 1
     table = [r[c0:c0 + len(SUMMARY_TABLE)] for r in rows[top:top + 1 + len(accounts)]]
@@ -143,10 +163,11 @@ def check_summary(ws, rep, problems):
         problems.append(f"Summary: table header {list(table[0]) if table else None}, "
                         f"want {SUMMARY_TABLE}")
         return
-    got = [text(r[0]) if r else "" for r in table[1:]]
-    want = [a["account_id"] for a in accounts]
+    last = len(SUMMARY_TABLE) - 1
+    got = [(text(r[0]), pct(r[last])) if r else ("", "") for r in table[1:]]
+    want = [(a["account_id"], pct(a.get("compliance_pct"))) for a in accounts]
     if got != want:
-        problems.append(f"Summary: compliance table lists accounts {got}, JSON has {want}")
+        problems.append(f"Summary: compliance table lists (account, compliance) {got}, JSON has {want}")
 
 
 def check_extent(ws, problems):
