@@ -13,6 +13,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/vocab"
 )
 
@@ -289,7 +290,7 @@ func TestConfigsAgainstDemo(t *testing.T) {
 		{"../../accounts.yaml", ExitUsage, "organization.exclude_ous: ou-ab12-cd34ef56 is not in the organization"},
 	} {
 		dir := h.outDir("demo-" + strings.TrimSuffix(filepath.Base(tc.file), ".yaml"))
-		var out, errb lockedBuffer
+		var out, errb awssimtest.SyncBuffer
 		code := run(t.Context(), []string{"--config", tc.file, "audit", "--out", dir}, h.env(&out, &errb, h.sim.Now))
 		if code != tc.want || !strings.Contains(errb.String(), tc.says) {
 			t.Errorf("%s: exit %d, want %d saying %q\n%s", tc.file, code, tc.want, tc.says, errb.String())

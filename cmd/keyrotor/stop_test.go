@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"keyrotor/internal/awssim"
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/internal/interrupt"
 	"keyrotor/report"
 	"keyrotor/vocab"
@@ -27,25 +27,6 @@ import (
 // grace period, then cuts it short; a second request cuts it at once; the
 // report is written every time, and the next run recovers what the cut
 // step left.
-
-// lockedBuffer is a bytes.Buffer for a writer in another goroutine (a
-// run's stderr, a process's) and a reader in the test's.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // hangVictimStore makes every Secrets Manager call in the victim's account
 // hang: the first is the store of the new key, right after
@@ -94,7 +75,7 @@ func (e *e2e) rotateStopped(grace time.Duration, requests int) stoppedRun {
 			stop.Request("terminated")
 		}
 	}()
-	var out, errb lockedBuffer
+	var out, errb awssimtest.SyncBuffer
 	env := e.env(&out, &errb, e.sim.Now)
 	env.Stop = stop
 	code := run(stop.Context(), []string{"--config", e.config, "rotate", "--apply", "--out", dir, "--format", "json",
@@ -249,7 +230,7 @@ func TestStopDuringInventory(t *testing.T) {
 	h.sim.InjectFault(awssim.Fault{Service: "iam", Op: "ListUsers", AccountID: acctBoundaries,
 		Kind: awssim.FaultHang, Times: -1, HangFor: time.Minute})
 	stop := interrupt.New(context.Background(), time.Hour)
-	var out, errb lockedBuffer
+	var out, errb awssimtest.SyncBuffer
 	go func() {
 		// A hung call is logged only when it ends; once the three other
 		// targets are done, the hung one is all that is left.
@@ -353,7 +334,7 @@ func TestBuiltBinary(t *testing.T) {
 				"--format", "json", "--stop-grace", tc.grace.String())
 			cmd.Env = h.processEnv(srv.URL)
 			cmd.WaitDelay = 5 * time.Second
-			var stderr lockedBuffer
+			var stderr awssimtest.SyncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -2,36 +2,17 @@ package demo_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"keyrotor/internal/awssim/awssimtest"
 	"keyrotor/internal/demo"
 	"keyrotor/report"
 )
-
-// lockedBuffer is stderr for the demo's concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestDemo runs the whole demo as `keyrotor demo` does: it says up front
 // which account is broken on purpose (issue 11: its ERROR lines were
@@ -39,7 +20,7 @@ func (l *lockedBuffer) String() string {
 // nothing else failed.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	var stderr lockedBuffer
+	var stderr awssimtest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	out := t.TempDir()
 	err := demo.Run(context.Background(), demo.Options{
@@ -76,7 +57,7 @@ func TestDemo(t *testing.T) {
 // were plain text).
 func TestDemoJSON(t *testing.T) {
 	t.Parallel()
-	var stderr lockedBuffer
+	var stderr awssimtest.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	err := demo.Run(context.Background(), demo.Options{
 		Out: t.TempDir(), AuditOnly: true, JSON: true, Stderr: &stderr, Logger: log, Version: "test",
