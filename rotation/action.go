@@ -59,11 +59,6 @@ const (
 	// IntentLease is how long an issuing intent of another run is left
 	// alone before this run recovers it.
 	IntentLease = 15 * time.Minute
-	// OrphanSkew is the clock skew allowed when deciding that a key was
-	// created by the issue an intent announced: created no earlier than the
-	// intent time minus this, and no later than the intent time plus
-	// IntentLease plus this.
-	OrphanSkew = 5 * time.Minute
 	// ReminderInterval is how often an "old key still in use" reminder is
 	// repeated while the old key is held.
 	ReminderInterval = 7 * 24 * time.Hour

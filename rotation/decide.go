@@ -22,6 +22,17 @@ func (p *userPlanner) decideOwn(k Key) {
 		return
 	}
 	st, ok := p.states[k.ID]
+	if problem, bad := p.tampered[k.ID]; ok && bad {
+		p.holdTampered(k.ID, problem)
+		return
+	}
+	if ok && st.Phase != PhaseIssuing && !p.u.Secret.Deleted.IsZero() {
+		restore := cmdRestoreSecret(p.secretName())
+		p.hold(k.ID, vocab.ReasonSecretUnusable, fmt.Sprintf(
+			"secret %s, which holds the replacement %s, is scheduled for deletion on %s; the old key %s stays as it is until the secret is restored: %s",
+			p.secretName(), st.NewKeyID, day(p.u.Secret.Deleted), k.ID, restore), restore)
+		return
+	}
 	switch {
 	case !ok && k.Active() && isStale(k, p.pol, p.now):
 		p.wantIssue = append(p.wantIssue, k.ID)
@@ -87,6 +98,11 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 		return a
 	}
 	deactivate := func(code vocab.Reason, reason string) Action {
+		if x.Active() {
+			if hold, blocked := p.decryptBlocks(x, newID); blocked {
+				return hold
+			}
+		}
 		a := p.action(x.ID, ActionDeactivate, code, reason+fmt.Sprintf("; deletion due %s", day(p.now.Add(p.pol.DeleteAfter))))
 		a.NewKeyID, a.Next, a.Notify, a.Grace = newID, st.WithDeactivated(p.now), EventDeactivated, p.pol.DeleteAfter
 		a.Due = p.now.Add(p.pol.DeleteAfter)
@@ -141,13 +157,33 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 }
 
 // evalDeactivated decides an old key keyrotor deactivated: wait or delete.
+// Deletion comes a full DeleteAfter after the key was last turned off: if
+// it was turned on again since keyrotor deactivated it (a run saw it
+// Active, or it was used), the grace period restarts from the run that
+// finds it off again.
 func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 	if x.Active() {
 		off := cmdSetStatus(p.u.Name, x.ID, vocab.KeyInactive)
 		a := p.action(x.ID, ActionHold, vocab.ReasonReactivatedOutside, fmt.Sprintf(
-			"keyrotor deactivated this key on %s but it was reactivated outside keyrotor; to keep it for a while run %s (restarts the grace period), otherwise deactivate it again: %s",
-			day(st.Deactivated), cmdReactivate(p.account, p.u.Name, x.ID), off))
+			"keyrotor deactivated this key on %s but it was reactivated outside keyrotor; to keep it for a while run %s (restarts the grace period), otherwise deactivate it again: %s (deletion then comes %s after a run finds it inactive)",
+			day(st.Deactivated), cmdReactivate(p.account, p.u.Name, x.ID), off, days(p.pol.DeleteAfter)))
 		a.NewKeyID, a.Fix = st.NewKeyID, off
+		if st.SeenActive.IsZero() {
+			a.Next = st.WithSeenActive(p.now)
+		}
+		return a
+	}
+	usedSince := x.LastUsed != nil && x.LastUsed.After(st.Deactivated.Add(ClockSkew))
+	if !st.SeenActive.IsZero() || usedSince {
+		how := "a run found it active on " + day(st.SeenActive)
+		if st.SeenActive.IsZero() {
+			how = "it was used on " + day(*x.LastUsed)
+		}
+		due := p.now.Add(p.pol.DeleteAfter)
+		a := p.action(x.ID, ActionNone, vocab.ReasonDeletionWaiting, fmt.Sprintf(
+			"keyrotor deactivated this key on %s, it was turned on again since (%s) and is inactive now: the %s before deletion restart today; deletion due %s",
+			day(st.Deactivated), how, days(p.pol.DeleteAfter), day(due)))
+		a.NewKeyID, a.Next, a.Due, a.Grace = st.NewKeyID, st.WithDeactivated(p.now), due, p.pol.DeleteAfter
 		return a
 	}
 	due := st.Deactivated.Add(p.pol.DeleteAfter)
@@ -173,10 +209,47 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 		a.NewKeyID, a.Fix = st.NewKeyID, untag
 		return a
 	}
+	if !x.LastUsedFresh {
+		// A use after the deactivation would restart the grace period;
+		// the credential report may be hours behind.
+		a := p.action(x.ID, ActionHold, vocab.ReasonLastUseUnconfirmed,
+			"deletion is due but the key's last use was not confirmed with GetAccessKeyLastUsed in this run; not deleting on credential-report data")
+		a.NewKeyID = st.NewKeyID
+		return a
+	}
 	a := p.action(x.ID, ActionDelete, vocab.ReasonRetired, fmt.Sprintf(
 		"deactivated by keyrotor %s; the %s before deletion ended %s", day(st.Deactivated), days(p.pol.DeleteAfter), day(due)))
 	a.NewKeyID, a.Next, a.Notify = st.NewKeyID, State{}, EventDeleted
 	return a
+}
+
+// decryptBlocks holds the deactivation of x when the owner's secret is
+// encrypted with a customer managed KMS key that the owner may not use (or
+// that this run could not check): the owner could not read the
+// replacement, so the old key must keep working.
+func (p *userPlanner) decryptBlocks(x Key, newID string) (Action, bool) {
+	key := p.u.Secret.KMSKeyID
+	if !customerKey(key) {
+		return Action{}, false
+	}
+	d := p.u.OwnerDecrypt
+	if d.Checked && d.Allowed {
+		return Action{}, false
+	}
+	why := "it could not be checked in this run"
+	if d.Problem != "" {
+		why = d.Problem
+	}
+	keyRef := key
+	if d.KeyARN != "" {
+		keyRef = d.KeyARN
+	}
+	grant := cmdGrantDecrypt(keyRef, p.u.ARN)
+	a := p.action(x.ID, ActionHold, vocab.ReasonOwnerCannotDecrypt, fmt.Sprintf(
+		"deactivation is due, but secret %s is encrypted with KMS key %s and the owner %s may not decrypt it (%s); the old key stays active until the owner can read the replacement %s, e.g. %s",
+		p.secretName(), keyRef, p.u.Name, why, newID, grant))
+	a.NewKeyID, a.Fix = newID, grant
+	return a, true
 }
 
 // foreignInactive decides an inactive key keyrotor did not deactivate.

@@ -21,8 +21,12 @@ type IAMWriter interface {
 	TagUser(ctx context.Context, in *iam.TagUserInput, optFns ...func(*iam.Options)) (*iam.TagUserOutput, error)
 	UntagUser(ctx context.Context, in *iam.UntagUserInput, optFns ...func(*iam.Options)) (*iam.UntagUserOutput, error)
 	ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error)
-	// ListAccessKeys re-reads a key's status right before it is deleted.
+	// ListAccessKeys re-reads the user's keys right before a key is
+	// deactivated or deleted.
 	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	// GetAccessKeyLastUsed confirms right before an orphan is deleted
+	// that nobody has used it.
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 }
 
 // Reasons for a skip decided by the executor; Outcome.Err wraps one of them

@@ -98,6 +98,11 @@ func (e *exEnv) secretName(user string) string { return "keyrotor/" + exAccount 
 
 func (e *exEnv) userARN(user string) string { return "arn:aws:iam::" + exAccount + ":user/" + user }
 
+// writerARN is the principal the tests' executor acts as (the account's
+// root, standing in for the rotation role), which the secrets' policies
+// let write.
+func (e *exEnv) writerARN() string { return "arn:aws:iam::" + exAccount + ":root" }
+
 func (e *exEnv) ago(d time.Duration) time.Time { return e.sim.Now().Add(-d) }
 
 // addUser creates a user with keys and returns the keys' credentials.
@@ -131,32 +136,22 @@ func (e *exEnv) inventory() rotation.Inventory {
 				LastUsedService: k.LastService, LastUsedRegion: k.LastRegion, LastUsedFresh: true,
 			})
 		}
-		if u.HasIntent() {
-			u.StoredSecretKeyID = e.storedKeyID(name)
+		if u.HasState() {
+			m, err := rotation.ReadSecretMeta(context.Background(), e.sm, e.secretName(name))
+			if err != nil {
+				e.t.Fatalf("secret metadata of %s: %v", name, err)
+			}
+			u.Secret = m
 		}
 		inv.Users = append(inv.Users, u)
 	}
 	return inv
 }
 
-// storedKeyID is the access key ID in the user's current secret version.
-func (e *exEnv) storedKeyID(user string) string {
-	e.t.Helper()
-	v, ok := e.sim.SecretValue(exAccount, exRegion, e.secretName(user))
-	if !ok {
-		return ""
-	}
-	var s struct{ AccessKeyId string }
-	if err := json.Unmarshal([]byte(v), &s); err != nil {
-		e.t.Fatalf("secret of %s is not JSON", user)
-	}
-	return s.AccessKeyId
-}
-
 func (e *exEnv) executor(runID string) *rotation.Executor {
 	return &rotation.Executor{
 		IAM:      e.iam,
-		Secrets:  rotation.SecretStore{API: e.sm, UserReadPolicy: true},
+		Secrets:  rotation.SecretStore{API: e.sm, UserReadPolicy: true, WriterARN: e.writerARN()},
 		Notifier: e.notifier,
 		Now:      e.sim.Now,
 		RunID:    runID, AccountID: exAccount, AccountName: "member", SecretRegion: exRegion,
@@ -486,9 +481,12 @@ func TestExecutorIssueEndToEnd(t *testing.T) {
 		t.Errorf("bob can read alice's secret")
 	}
 
-	// Exactly the documented calls, in order.
-	wantOps := []string{"iam:TagUser", "iam:CreateAccessKey", "secretsmanager:CreateSecret",
-		"secretsmanager:PutResourcePolicy", "iam:TagUser", "iam:TagUser"}
+	// Exactly the documented calls, in order: the intent, the key, the
+	// key recorded in the intent, the secret (created without a value,
+	// protected by its policy, then given the value), the issued state and
+	// the mail recorded.
+	wantOps := []string{"iam:TagUser", "iam:CreateAccessKey", "iam:TagUser", "secretsmanager:CreateSecret",
+		"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue", "iam:TagUser", "iam:TagUser"}
 	var ops []string
 	for _, c := range e.writeOps() {
 		if c != "sts:GetCallerIdentity" {
@@ -590,8 +588,10 @@ func TestExecutorCutConnectionConverges(t *testing.T) {
 		{name: "CreateAccessKey retried", service: "iam", op: "CreateAccessKey", attempts: 3},
 		{name: "CreateAccessKey", service: "iam", op: "CreateAccessKey", attempts: 1},
 		{name: "intent TagUser", service: "iam", op: "TagUser", nth: 1, attempts: 1},
-		{name: "issued TagUser", service: "iam", op: "TagUser", nth: 2, attempts: 1},
-		{name: "notified TagUser", service: "iam", op: "TagUser", nth: 3, attempts: 1},
+		{name: "new key TagUser", service: "iam", op: "TagUser", nth: 2, attempts: 1},
+		{name: "issued TagUser", service: "iam", op: "TagUser", nth: 3, attempts: 1},
+		{name: "notified TagUser", service: "iam", op: "TagUser", nth: 4, attempts: 1},
+		{name: "PutSecretValue of a new secret", service: "secretsmanager", op: "PutSecretValue", attempts: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1036,7 +1036,8 @@ func TestExecutorConcurrentUsers(t *testing.T) {
 func TestExecutorSecretNeverLogged(t *testing.T) {
 	e := exNewEnv(t, 1)
 	alice := e.addUser("alice", awssim.KeySpec{Created: e.ago(100 * exDay)})
-	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 2, Code: "ServiceFailure", Status: 500})
+	// The third TagUser records the issued state.
+	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 3, Code: "ServiceFailure", Status: 500})
 	_, outs := e.run(context.Background(), "run-1")
 	o := only(t, outs, rotation.ActionIssue, alice[0].AccessKeyID)
 	if o.Result != vocab.ResultFailed || !strings.Contains(o.Err.Error(), "next run adopts") {
@@ -1087,10 +1088,10 @@ func TestExecutorWithCollect(t *testing.T) {
 		}
 		return outs
 	}
-	// bob's issue fails to record its issued state (the 5th TagUser: alice
-	// goes first and tags three times): the next run must adopt through
-	// the secret Collect reads.
-	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 5, Code: "ServiceFailure", Status: 500})
+	// bob's issue fails to record its issued state (the 7th TagUser: alice
+	// goes first and tags four times, bob's intent and new key come next):
+	// the next run must adopt through the secret metadata Collect reads.
+	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 7, Code: "ServiceFailure", Status: 500})
 	inv := e.inventory()
 	first := e.executor("run-1")
 	first.Concurrency = 1

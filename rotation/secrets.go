@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,25 +25,50 @@ type SecretsAPI interface {
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 }
 
-// Tags keyrotor puts on the secrets it manages.
+// Tags keyrotor puts on the secrets it manages. The secret's resource
+// policy lets only the rotation role change them, so they are evidence of
+// what keyrotor stored: which key the secret holds and which key that one
+// replaces.
 const (
 	SecretTagUser        = "keyrotor:user"
 	SecretTagAccessKeyID = "keyrotor:access-key-id"
+	SecretTagReplaces    = "keyrotor:replaces"
 	SecretTagManaged     = "keyrotor:managed"
 )
 
 // SecretStore writes new access keys into the member account's Secrets
-// Manager, one secret per IAM user and one version per rotation.
+// Manager, one secret per IAM user and one version per rotation, each
+// secret under a resource policy that lets its owner alone read it and the
+// rotation role alone change it.
 type SecretStore struct {
 	API SecretsAPI
 	// KMSKeyID encrypts newly created secrets; "" uses the account's
 	// aws/secretsmanager key. An existing secret keeps its key. With a
 	// customer managed key, the user also needs kms:Decrypt on it to read
-	// the secret (the key policy is the account's business, not keyrotor's).
+	// the secret; the planner checks that before deactivating the old key.
 	KMSKeyID string
-	// UserReadPolicy attaches a resource policy that lets the key's IAM user
-	// read its own secret, so nobody has to copy the key around.
+	// UserReadPolicy adds to the resource policy a statement that lets the
+	// key's IAM user read its own secret, so nobody has to copy the key
+	// around. Without it the user needs an identity policy for that.
 	UserReadPolicy bool
+	// WriterARN is the principal that may change the secret: the rotation
+	// role's ARN, which is what aws:PrincipalArn is for its sessions.
+	WriterARN string
+	// BreakGlass are principal ARNs (patterns with * allowed) excepted from
+	// the policy's denials, for recovery (secrets.break_glass_principals).
+	BreakGlass []string
+}
+
+// secretNameRe is what Secrets Manager accepts as a secret name. IAM user
+// names may hold a comma, which it refuses.
+var secretNameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+
+// ValidSecretName checks that name is a name Secrets Manager accepts.
+func ValidSecretName(name string) error {
+	if !secretNameRe.MatchString(name) {
+		return fmt.Errorf("secret name %q is not 1-512 letters, digits or /_+=.@-", name)
+	}
+	return nil
 }
 
 // StoredSecret locates a stored secret version. It never holds the value.
@@ -145,15 +171,17 @@ func ClientRequestToken(keyID string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// Store writes v as the current version of secret name: CreateSecret when
-// the secret does not exist yet, else PutSecretValue with the same
-// deterministic version token. It also tags the secret and, with
-// UserReadPolicy, lets v.UserARN read it.
+// Store writes v as the current version of secret name and returns where.
 //
-// On an existing secret the value is written last, after the policy and the
-// tags, so that when Store fails the current version still holds the old key
-// and the caller can delete the new one without breaking the user's reads.
-// Errors name the secret and the call, never the value.
+// The value is written last, after the resource policy and the tags, and
+// never before the policy is in place: a new secret is created without a
+// value (CreateSecret, with the tags), given its policy, and only then
+// receives the value (PutSecretValue with the deterministic version
+// token); an existing one gets the policy and the tags first. So nobody but
+// the owner can read the value at any moment, and when Store fails on an
+// existing secret its current version still holds the previous key, so the
+// caller can delete the new one without breaking the user's reads. Errors
+// name the secret and the call, never the value.
 func (s SecretStore) Store(ctx context.Context, name string, v SecretValue) (StoredSecret, error) {
 	if name == "" {
 		return StoredSecret{}, errors.New("store secret: no secret name")
@@ -161,59 +189,54 @@ func (s SecretStore) Store(ctx context.Context, name string, v SecretValue) (Sto
 	if v.AccessKeyID == "" || v.SecretAccessKey == "" {
 		return StoredSecret{}, fmt.Errorf("store secret %s: the value has no access key", name)
 	}
-	if s.UserReadPolicy && v.UserARN == "" {
-		return StoredSecret{}, fmt.Errorf("store secret %s: no user ARN for the read policy", name)
+	doc, err := SecretPolicy(SecretAccess{OwnerARN: v.UserARN, OwnerAllow: s.UserReadPolicy, WriterARN: s.WriterARN, BreakGlass: s.BreakGlass})
+	if err != nil {
+		return StoredSecret{}, fmt.Errorf("store secret %s: %w", name, err)
 	}
 	body, err := json.Marshal(v.payload())
 	if err != nil {
 		// json cannot fail on strings; the error never includes the value.
 		return StoredSecret{}, fmt.Errorf("store secret %s: encode value: %w", name, err)
 	}
-	value := string(body)
-	token := ClientRequestToken(v.AccessKeyID)
 	tags := []smtypes.Tag{
 		{Key: aws.String(SecretTagUser), Value: aws.String(v.UserName)},
 		{Key: aws.String(SecretTagAccessKeyID), Value: aws.String(v.AccessKeyID)},
+		{Key: aws.String(SecretTagReplaces), Value: aws.String(v.Replaces)},
 		{Key: aws.String(SecretTagManaged), Value: aws.String("true")},
 	}
-
 	in := &secretsmanager.CreateSecretInput{
-		Name:               aws.String(name),
-		ClientRequestToken: aws.String(token),
+		Name: aws.String(name),
 		Description: aws.String(fmt.Sprintf(
 			"Access key of IAM user %s in account %s, issued by keyrotor. JSON keys: AccessKeyId, SecretAccessKey.",
 			v.UserName, v.AccountID)),
-		SecretString: aws.String(value),
-		Tags:         tags,
+		Tags: tags,
 	}
 	if s.KMSKeyID != "" {
 		in.KmsKeyId = aws.String(s.KMSKeyID)
 	}
-	out, err := s.API.CreateSecret(ctx, in)
-	if err == nil {
-		st := StoredSecret{Name: name, ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}
-		if err := s.putPolicy(ctx, name, v.UserARN); err != nil {
-			return st, err
-		}
-		return st, nil
-	}
+	_, err = s.API.CreateSecret(ctx, in)
 	var exists *smtypes.ResourceExistsException
-	if !errors.As(err, &exists) {
+	created := err == nil
+	switch {
+	case created:
+	case errors.As(err, &exists):
+		// From an earlier rotation, or from a CreateSecret of this very
+		// step whose response was lost.
+	default:
 		return StoredSecret{}, fmt.Errorf("create secret %s: %w", name, err)
 	}
-
-	// The secret exists: from an earlier rotation, or from a CreateSecret of
-	// this very key whose response was lost.
-	if err := s.putPolicy(ctx, name, v.UserARN); err != nil {
+	if err := s.putPolicy(ctx, name, doc); err != nil {
 		return StoredSecret{}, err
 	}
-	if _, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: tags}); err != nil {
-		return StoredSecret{}, fmt.Errorf("tag secret %s: %w", name, err)
+	if !created {
+		if _, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: tags}); err != nil {
+			return StoredSecret{}, fmt.Errorf("tag secret %s: %w", name, err)
+		}
 	}
 	put, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(name),
-		ClientRequestToken: aws.String(token),
-		SecretString:       aws.String(value),
+		ClientRequestToken: aws.String(ClientRequestToken(v.AccessKeyID)),
+		SecretString:       aws.String(string(body)),
 	})
 	if err != nil {
 		return StoredSecret{}, fmt.Errorf("put secret value %s: %w", name, err)
@@ -221,16 +244,13 @@ func (s SecretStore) Store(ctx context.Context, name string, v SecretValue) (Sto
 	return StoredSecret{Name: name, ARN: aws.ToString(put.ARN), VersionID: aws.ToString(put.VersionId)}, nil
 }
 
-// putPolicy lets userARN read the secret.
-func (s SecretStore) putPolicy(ctx context.Context, name, userARN string) error {
-	if !s.UserReadPolicy {
-		return nil
-	}
-	doc, err := UserReadPolicy(userARN)
-	if err != nil {
-		return fmt.Errorf("put resource policy on secret %s: %w", name, err)
-	}
-	_, err = s.API.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{
+// putPolicy attaches the secret's resource policy doc. BlockPublicPolicy
+// makes Secrets Manager refuse a policy that would let anyone outside the
+// account in; it does nothing against principals of the account whose
+// identity policies allow secretsmanager:GetSecretValue, which is what the
+// policy's explicit denials are for.
+func (s SecretStore) putPolicy(ctx context.Context, name, doc string) error {
+	_, err := s.API.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{
 		SecretId:          aws.String(name),
 		ResourcePolicy:    aws.String(doc),
 		BlockPublicPolicy: aws.Bool(true),
@@ -241,36 +261,84 @@ func (s SecretStore) putPolicy(ctx context.Context, name, userARN string) error 
 	return nil
 }
 
-// UserReadPolicy returns the resource policy document that lets userARN call
-// GetSecretValue and DescribeSecret on the secret it is attached to. The
-// resource is "*", which in a secret's resource policy means that secret
-// only; it lets the same document serve before the secret's ARN is known.
-func UserReadPolicy(userARN string) (string, error) {
-	if userARN == "" {
-		return "", errors.New("no user ARN")
-	}
-	type principal struct {
-		AWS string `json:"AWS"`
+// SecretAccess says who may do what with one user's secret.
+type SecretAccess struct {
+	// OwnerARN is the IAM user whose key the secret holds: the only
+	// principal, break-glass ones aside, that may read it.
+	OwnerARN string
+	// OwnerAllow adds a statement allowing the owner to read the secret
+	// (GetSecretValue, DescribeSecret), so no identity policy is needed.
+	OwnerAllow bool
+	// WriterARN is the only principal, break-glass ones aside, that may
+	// change the secret, its tags or its policy, or delete it.
+	WriterARN string
+	// BreakGlass are principal ARN patterns excepted from both denials.
+	BreakGlass []string
+}
+
+// secretReadActions are what the write denial leaves to everyone: reading
+// the metadata and the policy. GetSecretValue is denied separately, to all
+// but the owner.
+var secretReadActions = []string{
+	"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
+	"secretsmanager:GetResourcePolicy", "secretsmanager:ListSecretVersionIds",
+}
+
+// SecretPolicy returns the resource policy of a user's secret. In the
+// secret's own account an identity policy allowing
+// secretsmanager:GetSecretValue on "*" (PowerUserAccess does) is enough to
+// read any secret that does not deny it, so the policy denies:
+//
+//   - GetSecretValue to every principal but the owner (and the break-glass
+//     principals): no keyrotor role, no administrator, nobody else;
+//   - every other call but the metadata reads to every principal but the
+//     rotation role (and the break-glass principals): nobody else can put a
+//     value, move a version stage, change the tags the planner trusts,
+//     replace or remove the policy, or delete the secret.
+//
+// The denials match aws:PrincipalArn, which for a role session is the
+// role's ARN. The resource is "*", which in a secret's resource policy
+// means that secret only; it lets the same document serve before the
+// secret's ARN is known.
+func SecretPolicy(a SecretAccess) (string, error) {
+	switch {
+	case a.OwnerARN == "":
+		return "", errors.New("no user ARN for the secret's policy")
+	case a.WriterARN == "":
+		return "", errors.New("no rotation role ARN for the secret's policy")
 	}
 	type statement struct {
-		Sid       string    `json:"Sid"`
-		Effect    string    `json:"Effect"`
-		Principal principal `json:"Principal"`
-		Action    []string  `json:"Action"`
-		Resource  string    `json:"Resource"`
+		Sid       string         `json:"Sid"`
+		Effect    string         `json:"Effect"`
+		Principal any            `json:"Principal"`
+		Action    []string       `json:"Action,omitempty"`
+		NotAction []string       `json:"NotAction,omitempty"`
+		Resource  string         `json:"Resource"`
+		Condition map[string]any `json:"Condition,omitempty"`
 	}
-	doc := struct {
+	except := func(arns ...string) map[string]any {
+		return map[string]any{"ArnNotLike": map[string][]string{"aws:PrincipalArn": append(arns, a.BreakGlass...)}}
+	}
+	var stmts []statement
+	if a.OwnerAllow {
+		stmts = append(stmts, statement{
+			Sid: "KeyrotorUserReadsOwnKey", Effect: "Allow", Principal: map[string]string{"AWS": a.OwnerARN},
+			Action: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resource: "*",
+		})
+	}
+	stmts = append(stmts,
+		statement{
+			Sid: "KeyrotorOnlyOwnerReads", Effect: "Deny", Principal: "*",
+			Action: []string{"secretsmanager:GetSecretValue"}, Resource: "*", Condition: except(a.OwnerARN),
+		},
+		statement{
+			Sid: "KeyrotorOnlyRotationRoleWrites", Effect: "Deny", Principal: "*",
+			NotAction: secretReadActions, Resource: "*", Condition: except(a.WriterARN),
+		})
+	b, err := json.Marshal(struct {
 		Version   string      `json:"Version"`
 		Statement []statement `json:"Statement"`
-	}{
-		Version: "2012-10-17",
-		Statement: []statement{{
-			Sid: "KeyrotorUserReadsOwnKey", Effect: "Allow", Principal: principal{AWS: userARN},
-			Action:   []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
-			Resource: "*",
-		}},
-	}
-	b, err := json.Marshal(doc)
+	}{"2012-10-17", stmts})
 	if err != nil {
 		return "", err
 	}

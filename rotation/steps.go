@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awsclient"
 	"keyrotor/vocab"
@@ -33,8 +34,8 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 		return failed(o, fmt.Errorf("%s: the plan was made for run %s, this is run %s", what, intent.RunID, e.RunID))
 	case u.SecretName == "":
 		return failed(o, fmt.Errorf("%s: no secret name for the user", what))
-	case e.Secrets.UserReadPolicy && u.ARN == "":
-		return failed(o, fmt.Errorf("%s: the user's ARN is unknown, so its secret's read policy cannot name it", what))
+	case u.ARN == "":
+		return failed(o, fmt.Errorf("%s: the user's ARN is unknown, so its secret's policy cannot name it", what))
 	}
 	// The intent's time starts the lease and the orphan window, so it is
 	// the time it is written, not when the plan was made: in a large or
@@ -90,7 +91,13 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 			ErrConcurrentChange, u.Name, a.KeyID))
 	}
 	if err != nil {
-		return failed(o, fmt.Errorf("%s: create access key: %w (the old key is untouched; a later run retries)", what, err))
+		createErr := fmt.Errorf("%s: create access key: %w (the old key is untouched; a later run retries)", what, err)
+		var answered smithy.APIError
+		if errors.As(err, &answered) {
+			// AWS answered with an error: it created nothing.
+			return failed(o, createErr)
+		}
+		return failed(o, r.recordUnknownKey(ctx, a.KeyID, intent, createErr))
 	}
 	if created.AccessKey == nil || aws.ToString(created.AccessKey.AccessKeyId) == "" {
 		return failed(o, fmt.Errorf("%s: create access key: the response has no access key", what))
@@ -98,6 +105,23 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 	newKey := aws.ToString(created.AccessKey.AccessKeyId)
 	e.logger().InfoContext(ctx, "created replacement key", "account", e.AccountID, "user", u.Name,
 		"key", a.KeyID, "new_key", newKey, "secret", u.SecretName)
+
+	// The key is recorded before anything else: should this run die
+	// before its secret is stored, the record is what lets the next run
+	// delete it, and it alone, as keyrotor's orphan. A key keyrotor cannot
+	// show it created is never deleted, so without the record the
+	// invariant "no active key whose secret nobody holds" would rest on a
+	// human.
+	intent.NewKeyID = newKey
+	if err := r.writeState(ctx, a.KeyID, intent); err != nil {
+		recErr := fmt.Errorf("%s: record the new key %s in the intent: %w", what, newKey, err)
+		if _, delErr := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(u.Name), AccessKeyId: aws.String(newKey)}); delErr != nil {
+			o.NewKeyID = newKey
+			return failed(o, fmt.Errorf("%w; deleting the new key %s failed too: %w (nobody holds it: delete it by hand); the old key %s is untouched",
+				recErr, newKey, delErr, a.KeyID))
+		}
+		return failed(o, fmt.Errorf("%w; the new key %s was deleted again and the old key %s is untouched", recErr, newKey, a.KeyID))
+	}
 
 	value := SecretValue{
 		AccessKeyID: newKey, SecretAccessKey: aws.ToString(created.AccessKey.SecretAccessKey),
@@ -151,7 +175,10 @@ func (r *userRun) adopt(ctx context.Context, a Action) Outcome {
 	return o
 }
 
-// deactivate turns the old key off and records when.
+// deactivate turns the old key off and records when. The keys and the state
+// tag are read again right before: the inventory may be minutes old, and
+// the replacement may have gone since (the owner deleted it), which would
+// leave the user without a working key.
 func (r *userRun) deactivate(ctx context.Context, a Action) Outcome {
 	u := r.u
 	o := Outcome{Action: a, NewKeyID: a.NewKeyID}
@@ -164,18 +191,36 @@ func (r *userRun) deactivate(ctx context.Context, a Action) Outcome {
 	if a.Next.Phase != PhaseDeactivated {
 		return failed(o, fmt.Errorf("%s: the plan's next state is %q", what, a.Next.Phase))
 	}
-	_, err := r.e.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+	keys, err := r.listKeys(ctx)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+	if repl, ok := keyByID(keys, a.NewKeyID); !ok || !repl.Active() {
+		return skipped(o, fmt.Errorf("%w: the replacement %s of %s is %s now; not deactivating %s",
+			ErrConcurrentChange, a.NewKeyID, u.Name, describeKey(repl, ok), a.KeyID))
+	}
+	if _, ok := keyByID(keys, a.KeyID); !ok {
+		return skipped(o, fmt.Errorf("%w: %s of %s is gone", ErrConcurrentChange, a.KeyID, u.Name))
+	}
+	if err := r.checkStateTag(ctx, a); err != nil {
+		return skipped(o, err)
+	}
+	_, err = r.e.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
 		UserName: aws.String(u.Name), AccessKeyId: aws.String(a.KeyID), Status: types.StatusTypeInactive,
 	})
 	if err != nil {
 		return failed(o, fmt.Errorf("%s: %w", what, err))
 	}
-	if err := r.writeState(ctx, a.KeyID, a.Next); err != nil {
+	// The deletion clock starts when the key went off, not when the plan
+	// was made: in a slow account the two can be far apart.
+	next := a.Next
+	next.Deactivated, next.At = stamp(r.e.now()), stamp(r.e.now())
+	if err := r.writeState(ctx, a.KeyID, next); err != nil {
 		return failed(o, fmt.Errorf("%s: the key is inactive but recording it failed: %w (the next run records it)", what, err))
 	}
 	o.Result = vocab.ResultDone
 	if a.Notify != "" {
-		r.notify(ctx, a, a.Next, "", true, &o)
+		r.notify(ctx, a, next, "", true, &o)
 	}
 	return o
 }
@@ -191,21 +236,21 @@ func (r *userRun) delete(ctx context.Context, a Action) Outcome {
 	// The inventory may be minutes old, and IAM deletes active keys too:
 	// someone may have reactivated the key since (keyrotor reactivate, or
 	// by hand). Look again right before deleting.
-	status, err := r.keyStatus(ctx, a.KeyID)
+	keys, err := r.listKeys(ctx)
 	if err != nil {
 		return failed(o, fmt.Errorf("%s: %w", what, err))
 	}
+	k, _ := keyByID(keys, a.KeyID)
+	status := k.Status
 	if status == vocab.KeyActive {
 		return skipped(o, fmt.Errorf("%w: %s of %s is Active again; not deleting it", ErrConcurrentChange, a.KeyID, u.Name))
 	}
+	if a.State.Phase != "" && !r.otherActive(keys, a.KeyID) {
+		return skipped(o, fmt.Errorf("%w: %s has no other active key now; not deleting %s", ErrConcurrentChange, u.Name, a.KeyID))
+	}
 	if a.State.Phase != "" {
-		cur, present, err := r.readStateTag(ctx, a.KeyID)
-		if err != nil {
-			return failed(o, fmt.Errorf("%s: %w", what, err))
-		}
-		if !sameState(cur, present, a.State) {
-			return skipped(o, fmt.Errorf("%w: the state tag %s changed since the inventory (now %s); not deleting",
-				ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present)))
+		if err := r.checkStateTag(ctx, a); err != nil {
+			return skipped(o, err)
 		}
 	}
 	if err := r.deleteKey(ctx, a.KeyID); err != nil {
@@ -224,11 +269,33 @@ func (r *userRun) delete(ctx context.Context, a Action) Outcome {
 	return o
 }
 
-// cleanup deletes a key an interrupted issue created but never stored.
+// cleanup deletes a key an interrupted issue created and recorded but
+// never stored. It looks again right before: the key must still be unused,
+// and the user must keep another active key.
 func (r *userRun) cleanup(ctx context.Context, a Action) Outcome {
 	o := Outcome{Action: a}
+	what := fmt.Sprintf("delete orphan key %s of %s", a.KeyID, r.u.Name)
+	keys, err := r.listKeys(ctx)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w", what, err))
+	}
+	if _, ok := keyByID(keys, a.KeyID); !ok {
+		o.Result = vocab.ResultDone // gone already: a retried step converges
+		return o
+	}
+	if !r.otherActive(keys, a.KeyID) {
+		return skipped(o, fmt.Errorf("%w: %s is the only active key of %s now; not deleting it", ErrConcurrentChange, a.KeyID, r.u.Name))
+	}
+	used, err := r.e.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(a.KeyID)})
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: get its last use: %w", what, err))
+	}
+	if lu := used.AccessKeyLastUsed; lu != nil && lu.LastUsedDate != nil {
+		return skipped(o, fmt.Errorf("%w: %s was used %s since the inventory; someone holds it, not deleting it",
+			ErrConcurrentChange, a.KeyID, lu.LastUsedDate.UTC().Format(time.RFC3339)))
+	}
 	if err := r.deleteKey(ctx, a.KeyID); err != nil {
-		return failed(o, fmt.Errorf("delete orphan key %s of %s: %w", a.KeyID, r.u.Name, err))
+		return failed(o, fmt.Errorf("%s: %w", what, err))
 	}
 	o.Result = vocab.ResultDone
 	return o
