@@ -10,8 +10,8 @@ import (
 
 // checkUserPlan replays a user's actions against its keys and rejects any
 // plan that breaks an invariant: a key without an action, a Delete of a key
-// that is not inactive, a Cleanup of the key in the secret or of the user's
-// last active key, a Deactivate that leaves no active replacement, an Issue
+// that is not inactive, a Cleanup of the key the secret holds or of the
+// user's last active key, a Deactivate that leaves no active replacement, an Issue
 // beyond two keys, or a mutation on an exempt user.
 func checkUserPlan(u User, acts []Action) error {
 	status := map[string]vocab.KeyStatus{}
@@ -31,7 +31,7 @@ func checkUserPlan(u User, acts []Action) error {
 			}
 			delete(status, a.KeyID)
 		case ActionCleanup:
-			if _, ok := status[a.KeyID]; !ok || a.KeyID == u.Secret.AccessKeyID {
+			if _, ok := status[a.KeyID]; !ok || u.Secret.CurrentVersion == ClientRequestToken(a.KeyID) {
 				return fmt.Errorf("cleanup of %s, which is missing or held in the secret", a.KeyID)
 			}
 			delete(status, a.KeyID)

@@ -40,6 +40,17 @@ func (m SecretMeta) Holds(newKeyID, oldKeyID string) bool {
 	return secretProblem(m, "", newKeyID, oldKeyID) == ""
 }
 
+// Unstored returns the key the secret's tags record as created by
+// keyrotor to replace oldKeyID whose value was never stored: the tags name
+// it, the current version is not its own. Only the rotation role can have
+// written the tags (see SecretStore.Prepare).
+func (m SecretMeta) Unstored(oldKeyID string) (string, bool) {
+	if !m.Read || !m.Exists || m.AccessKeyID == "" || m.Replaces != oldKeyID || m.Holds(m.AccessKeyID, oldKeyID) {
+		return "", false
+	}
+	return m.AccessKeyID, true
+}
+
 // secretProblem says how the secret's metadata disagrees with a rotation of
 // oldID whose replacement is newID.
 func secretProblem(m SecretMeta, name, newID, oldID string) string {
@@ -136,7 +147,8 @@ func rotationProblem(x Key, st State, keys []Key, m SecretMeta, secretName strin
 }
 
 // intentProblem checks an issuing intent of old key x: when it says it was
-// written, and that a key it records was created inside its window.
+// written, and that the key the secret records as created for it was
+// created inside its window.
 func intentProblem(x Key, st State, recorded *Key, now time.Time) string {
 	if st.At.After(now.Add(ClockSkew)) {
 		return fmt.Sprintf("the intent's at=%s is in the future", stamp(st.At).Format(stateTimeFmt))
@@ -145,7 +157,7 @@ func intentProblem(x Key, st State, recorded *Key, now time.Time) string {
 		return fmt.Sprintf("the intent's at=%s is before key %s was created", stamp(st.At).Format(stateTimeFmt), x.ID)
 	}
 	if recorded != nil && !inIntentWindow(*recorded, st) {
-		return fmt.Sprintf("key %s, which the intent records as created by keyrotor, was created %s, outside the intent's window (%s + %s)",
+		return fmt.Sprintf("key %s, which the secret records as created by keyrotor, was created %s, outside the intent's window (%s + %s)",
 			recorded.ID, stamp(recorded.Created).Format(stateTimeFmt), stamp(st.At).Format(stateTimeFmt), IntentLease)
 	}
 	return ""

@@ -345,6 +345,9 @@ func describeOutcomes(outs []rotation.Outcome) string {
 	var b strings.Builder
 	for _, o := range outs {
 		fmt.Fprintf(&b, "\n  %s %s %s: %q err=%v notifyErr=%v", o.Action.User, o.Action.Kind, o.Action.KeyID, o.Result, o.Err, o.NotifyErr)
+		if o.Action.Kind == rotation.ActionHold {
+			fmt.Fprintf(&b, " (%s: %s)", o.Action.Code, o.Action.Reason)
+		}
 	}
 	return b.String()
 }
@@ -481,12 +484,12 @@ func TestExecutorIssueEndToEnd(t *testing.T) {
 		t.Errorf("bob can read alice's secret")
 	}
 
-	// Exactly the documented calls, in order: the intent, the key, the
-	// key recorded in the intent, the secret (created without a value,
-	// protected by its policy, then given the value), the issued state and
-	// the mail recorded.
-	wantOps := []string{"iam:TagUser", "iam:CreateAccessKey", "iam:TagUser", "secretsmanager:CreateSecret",
-		"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue", "iam:TagUser", "iam:TagUser"}
+	// Exactly the documented calls, in order: the intent, the secret made
+	// the owner's (created without a value, given its policy), the key,
+	// the key recorded on the secret, its value, the issued state and the
+	// mail recorded.
+	wantOps := []string{"iam:TagUser", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy", "iam:CreateAccessKey",
+		"secretsmanager:TagResource", "secretsmanager:PutSecretValue", "iam:TagUser", "iam:TagUser"}
 	var ops []string
 	for _, c := range e.writeOps() {
 		if c != "sts:GetCallerIdentity" {
@@ -515,7 +518,7 @@ func TestExecutorStoreFailureDeletesNewKey(t *testing.T) {
 			e := exNewEnv(t, 3)
 			alice := e.addUser("alice", awssim.KeySpec{Created: e.ago(100 * exDay)})
 			oldKey := alice[0].AccessKeyID
-			e.sim.InjectFault(awssim.Fault{Service: "secretsmanager", Op: "CreateSecret", Times: 100,
+			e.sim.InjectFault(awssim.Fault{Service: "secretsmanager", Op: "PutSecretValue", Times: 100,
 				Code: "InternalServiceError", Status: 500})
 			if deleteFails {
 				e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "DeleteAccessKey", Times: 100, Code: "ServiceFailure", Status: 500})
@@ -588,9 +591,9 @@ func TestExecutorCutConnectionConverges(t *testing.T) {
 		{name: "CreateAccessKey retried", service: "iam", op: "CreateAccessKey", attempts: 3},
 		{name: "CreateAccessKey", service: "iam", op: "CreateAccessKey", attempts: 1},
 		{name: "intent TagUser", service: "iam", op: "TagUser", nth: 1, attempts: 1},
-		{name: "new key TagUser", service: "iam", op: "TagUser", nth: 2, attempts: 1},
-		{name: "issued TagUser", service: "iam", op: "TagUser", nth: 3, attempts: 1},
-		{name: "notified TagUser", service: "iam", op: "TagUser", nth: 4, attempts: 1},
+		{name: "issued TagUser", service: "iam", op: "TagUser", nth: 2, attempts: 1},
+		{name: "notified TagUser", service: "iam", op: "TagUser", nth: 3, attempts: 1},
+		{name: "record TagResource", service: "secretsmanager", op: "TagResource", attempts: 1},
 		{name: "PutSecretValue of a new secret", service: "secretsmanager", op: "PutSecretValue", attempts: 1},
 	}
 	for _, tc := range cases {
@@ -796,8 +799,8 @@ func TestExecutorLimitExceededSkips(t *testing.T) {
 	if o.Result != vocab.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) || o.Code() != vocab.ReasonConcurrentChange {
 		t.Fatalf("issue: %s", describeOutcomes(outs))
 	}
-	if got := e.writeOps(); !slices.Equal(got, []string{"iam:TagUser", "iam:CreateAccessKey"}) {
-		t.Errorf("write calls = %v, want the intent and the refused CreateAccessKey only", got)
+	if got := e.writeOps(); !slices.Equal(got, []string{"iam:TagUser", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy", "iam:CreateAccessKey"}) {
+		t.Errorf("write calls = %v, want the intent, the secret prepared and the refused CreateAccessKey only", got)
 	}
 	keys := e.keysOf("alice")
 	if len(keys) != 2 || keys[oldKey].Status != "Active" || keys[other.AccessKeyID].Status != "Active" {
@@ -1036,8 +1039,7 @@ func TestExecutorConcurrentUsers(t *testing.T) {
 func TestExecutorSecretNeverLogged(t *testing.T) {
 	e := exNewEnv(t, 1)
 	alice := e.addUser("alice", awssim.KeySpec{Created: e.ago(100 * exDay)})
-	// The third TagUser records the issued state.
-	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 3, Code: "ServiceFailure", Status: 500})
+	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 2, Code: "ServiceFailure", Status: 500})
 	_, outs := e.run(context.Background(), "run-1")
 	o := only(t, outs, rotation.ActionIssue, alice[0].AccessKeyID)
 	if o.Result != vocab.ResultFailed || !strings.Contains(o.Err.Error(), "next run adopts") {
@@ -1088,10 +1090,10 @@ func TestExecutorWithCollect(t *testing.T) {
 		}
 		return outs
 	}
-	// bob's issue fails to record its issued state (the 7th TagUser: alice
-	// goes first and tags four times, bob's intent and new key come next):
-	// the next run must adopt through the secret metadata Collect reads.
-	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 7, Code: "ServiceFailure", Status: 500})
+	// bob's issue fails to record its issued state (the 5th TagUser: alice
+	// goes first and tags three times): the next run must adopt through
+	// the secret metadata Collect reads.
+	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 5, Code: "ServiceFailure", Status: 500})
 	inv := e.inventory()
 	first := e.executor("run-1")
 	first.Concurrency = 1

@@ -11,8 +11,9 @@ import (
 
 // An issuing intent that a run finds is the trace of an issue that did not
 // finish. The issue records, right after CreateAccessKey, the key it
-// created (new= in the intent), before it stores that key's secret. So a
-// later run knows which key is keyrotor's:
+// created on the owner's secret (its tags, which only the rotation role may
+// write; an intent is an IAM tag anyone with iam:TagUser can forge), before
+// it stores the value. So a later run knows which key is keyrotor's:
 //
 //   - the key the owner's secret holds as the old key's replacement is
 //     adopted;
@@ -54,12 +55,12 @@ func (p *userPlanner) planVanished() {
 // up the key the intent recorded or holds the keys it cannot account for.
 // It reports whether the intent must be kept.
 func (p *userPlanner) recoverVanished(oldID string, st State) (keep bool) {
-	if k, ok := p.recorded(st); ok {
-		if p.u.Secret.Holds(k.ID, oldID) {
-			// Issued and stored; only the issued tag was never written,
-			// and the old key is gone since. The key is the user's now.
-			return false
-		}
+	if _, ok := p.byID[p.u.Secret.AccessKeyID]; ok && p.u.Secret.Holds(p.u.Secret.AccessKeyID, oldID) {
+		// Issued and stored; only the issued tag was never written, and
+		// the old key is gone since. The key is the user's now.
+		return false
+	}
+	if k, ok := p.recorded(oldID); ok {
 		if problem := intentProblem(Key{}, st, &k, p.now); problem != "" {
 			p.holdTampered(k.ID, problem)
 			return true
@@ -78,13 +79,14 @@ func (p *userPlanner) recoverVanished(oldID string, st State) (keep bool) {
 	return keep
 }
 
-// recorded returns the key an intent records as created, if the user still
-// has it.
-func (p *userPlanner) recorded(st State) (Key, bool) {
-	if st.NewKeyID == "" {
+// recorded returns the key the owner's secret records as created for
+// oldID's rotation and never stored, if the user still has it.
+func (p *userPlanner) recorded(oldID string) (Key, bool) {
+	id, ok := p.u.Secret.Unstored(oldID)
+	if !ok {
 		return Key{}, false
 	}
-	k, ok := p.byID[st.NewKeyID]
+	k, ok := p.byID[id]
 	return k, ok
 }
 
@@ -96,7 +98,7 @@ func (p *userPlanner) candidates(oldID string, st State) []Key {
 	for _, k := range p.keys {
 		_, hasState := p.states[k.ID]
 		_, hasErr := p.errs[k.ID]
-		if !hasState && !hasErr && !p.u.Secret.Holds(k.ID, oldID) && inIntentWindow(k, st) && len(p.decided[k.ID]) == 0 {
+		if !hasState && !hasErr && p.u.Secret.AccessKeyID != k.ID && inIntentWindow(k, st) && len(p.decided[k.ID]) == 0 {
 			out = append(out, k)
 		}
 	}
@@ -139,7 +141,7 @@ func (p *userPlanner) orphanBlocked(k Key, oldID string, st State) (Action, bool
 func (p *userPlanner) unproven(k Key, holdOn, oldID string, st State) Action {
 	del, untag := cmdDeleteKey(p.u.Name, k.ID), cmdUntag(p.u.Name, oldID)
 	a := p.action(holdOn, ActionHold, vocab.ReasonOrphanUnproven, fmt.Sprintf(
-		"key %s was created %s, while keyrotor's rotation of %s (intent %s, run %s) was pending, but the intent records no key it created and secret %s does not hold it: it may be a key the owner made by hand, or one keyrotor created just before a crash. keyrotor never deletes a key it cannot show it created. If nobody holds it, delete it: %s; if it is the owner's, remove the intent: %s",
+		"key %s was created %s, while keyrotor's rotation of %s (intent %s, run %s) was pending, but secret %s neither holds it nor records it as created by keyrotor: it may be a key the owner made by hand, or one keyrotor created just before a crash. keyrotor never deletes a key it cannot show it created. If nobody holds it, delete it: %s; if it is the owner's, remove the intent: %s",
 		k.ID, day(k.Created), oldID, day(st.At), st.RunID, p.secretName(), del, untag))
 	a.Fix = del + "; " + untag
 	return a
@@ -147,8 +149,8 @@ func (p *userPlanner) unproven(k Key, holdOn, oldID string, st State) Action {
 
 func (p *userPlanner) cleanup(k Key, oldID string, intent State) Action {
 	return p.action(k.ID, ActionCleanup, vocab.ReasonOrphan, fmt.Sprintf(
-		"orphan key created %s by the interrupted rotation of %s (intent %s, run %s), which recorded it; its secret was never stored and it was never used, so nobody holds it: deleting it",
-		day(k.Created), oldID, day(intent.At), intent.RunID))
+		"orphan key created %s by the interrupted rotation of %s (intent %s, run %s), as secret %s records; its secret was never stored and it was never used, so nobody holds it: deleting it",
+		day(k.Created), oldID, day(intent.At), intent.RunID, p.secretName()))
 }
 
 // recoverIntent handles an old key x with an issuing intent: adopt the
@@ -185,19 +187,16 @@ func (p *userPlanner) recoverIntent(x Key, st State) {
 	k := others[0]
 	_, kHasState := p.states[k.ID]
 	_, kHasErr := p.errs[k.ID]
+	rec, isRecorded := p.recorded(x.ID)
 	switch {
 	case p.u.Secret.Holds(k.ID, x.ID) && !kHasState && !kHasErr:
-		if st.NewKeyID != "" && st.NewKeyID != k.ID {
-			p.holdTampered(x.ID, fmt.Sprintf("the intent records %s as the key keyrotor created, but secret %s holds %s", st.NewKeyID, p.secretName(), k.ID))
-			return
-		}
 		if p.u.Secret.Changed.Sub(k.Created).Abs() > EvidenceWindow {
 			p.holdTampered(x.ID, fmt.Sprintf("secret %s, which holds %s, was last written %s, not when %s was created (%s)",
 				p.secretName(), k.ID, day(p.u.Secret.Changed), k.ID, day(k.Created)))
 			return
 		}
 		p.adopt(x, k, st)
-	case st.NewKeyID == k.ID:
+	case isRecorded && rec.ID == k.ID:
 		if hold, blocked := p.orphanBlocked(k, x.ID, st); blocked {
 			hold.KeyID, hold.State, hold.Next = x.ID, st, st
 			p.set(x.ID, hold)
@@ -205,12 +204,12 @@ func (p *userPlanner) recoverIntent(x Key, st State) {
 		}
 		p.set(k.ID, p.cleanup(k, x.ID, st))
 		p.redo(x, st)
-	case st.NewKeyID == "" && !kHasState && !kHasErr && inIntentWindow(k, st):
+	case !kHasState && !kHasErr && p.u.Secret.AccessKeyID != k.ID && inIntentWindow(k, st):
 		p.set(x.ID, p.unproven(k, x.ID, x.ID, st))
 	default:
-		// k existed before the intent (the intent's issue never started),
-		// was created by someone else long after it, or the key the
-		// intent recorded is gone. Decide afresh, two-key rule included.
+		// k existed before the intent (the intent's issue never started)
+		// or was created by someone else long after it. Decide afresh,
+		// two-key rule included.
 		if x.Active() {
 			p.restart[x.ID] = st
 			p.wantIssue = append(p.wantIssue, x.ID)

@@ -79,7 +79,10 @@ func intent(run string, at time.Duration) State {
 	return State{Phase: PhaseIssuing, RunID: run, At: stamp(ago(at))}
 }
 
-// recorded is intent st once CreateAccessKey returned key id.
+// recorded is intent st of an issue whose CreateAccessKey returned key id
+// and recorded it on the owner's secret, which withEvidence then shows. The
+// planner ignores new= on an intent (anyone may write an IAM tag); it is
+// only how these tests say what the secret records.
 func recorded(st State, id string) State {
 	st.NewKeyID = id
 	return st
@@ -146,8 +149,10 @@ func stored(newID, oldID string, t time.Time) SecretMeta {
 // withEvidence completes u, unless its secret is marked Read, with the
 // secret metadata an honest account shows: the secret holds the
 // replacement its first rotation state names, written when it was issued;
-// with an intent, it holds the key u.Secret.AccessKeyID names (none if
-// empty), written when the intent was. Tests of forged states set Read.
+// with an intent, it records the key the intent's new= names (see
+// recorded) without holding it, or else holds the key
+// u.Secret.AccessKeyID names (none if empty), written when the intent was.
+// Tests of forged states set Read.
 func withEvidence(u User) User {
 	if u.Secret.Read {
 		return u
@@ -159,6 +164,13 @@ func withEvidence(u User) User {
 	for _, old := range ids {
 		st := states[old]
 		switch {
+		case st.Phase == PhaseIssuing && st.NewKeyID != "":
+			u.Secret = stored(st.NewKeyID, old, st.At)
+			u.Secret.CurrentVersion = "" // the value was never stored
+			if want != "" {
+				u.Secret.CurrentVersion = ClientRequestToken(want)
+			}
+			return u
 		case st.Phase == PhaseIssuing && want != "":
 			replaces := old
 			if want == old {
@@ -659,7 +671,7 @@ func TestPlanIntentRecovery(t *testing.T) {
 				{key: kK, kind: ActionNone, due: ago(59 * time.Minute).Add(90 * day24)},
 			}},
 		{"unrecorded key created during the intent: never deleted, intent kept", []Key{old, active(kK, 59*time.Minute)}, intent(other, time.Hour), "", []want{
-			{key: kA, kind: ActionHold, reason: []string{"records no key", "aws iam delete-access-key --user-name alice --access-key-id " + kK,
+			{key: kA, kind: ActionHold, reason: []string{"neither holds it nor records it", "aws iam delete-access-key --user-name alice --access-key-id " + kK,
 				"aws iam untag-user --user-name alice --tag-keys keyrotor:" + kA}, code: vocab.ReasonOrphanUnproven},
 			{key: kK, kind: ActionNone, due: ago(59 * time.Minute).Add(90 * day24)},
 		}},
@@ -669,10 +681,6 @@ func TestPlanIntentRecovery(t *testing.T) {
 		}},
 		{"intent dated in the future: tampered, not a lease forever", []Key{old}, intent(other, -365*day24), "", []want{
 			{key: kA, kind: ActionHold, reason: []string{"is in the future"}, code: vocab.ReasonStateTampered},
-		}},
-		{"intent records a key but the secret holds another: tampered", []Key{old, active(kK, 59*time.Minute)}, recorded(intent(other, time.Hour), kB), kK, []want{
-			{key: kA, kind: ActionHold, reason: []string{"records " + kB, "holds " + kK}, code: vocab.ReasonStateTampered},
-			{key: kK, kind: ActionNone, due: ago(59 * time.Minute).Add(90 * day24)},
 		}},
 	}
 	for _, tt := range tests {
@@ -714,6 +722,20 @@ func TestPlanIntentRecovery(t *testing.T) {
 			{key: kV, kind: ActionForget, next: &State{}},
 			{key: kK, kind: ActionNone, due: ago(time.Minute).Add(90 * day24)},
 		})
+	})
+	t.Run("an intent's own new= records nothing: a forged one deletes no key", func(t *testing.T) {
+		// A TagUser-only insider names the owner's unused key in an
+		// intent dated at its creation; the secret records no such key.
+		u := User{Keys: []Key{old, active(kK, 59*time.Minute)}, Tags: tags(kA, recorded(intent(other, time.Hour), kK)),
+			Secret: SecretMeta{Read: true}}
+		for _, a := range planUser(u, def) {
+			if a.Kind == ActionCleanup || a.Kind == ActionDelete {
+				t.Fatalf("planned %s of %s on a forged intent: %s", a.Kind, a.KeyID, a.Reason)
+			}
+			if a.KeyID == kA && a.Code != vocab.ReasonOrphanUnproven {
+				t.Errorf("the old key's hold: %s %s (%s)", a.Kind, a.Code, a.Reason)
+			}
+		}
 	})
 	t.Run("vanished old key with a fresh intent of another run: skip", func(t *testing.T) {
 		u := User{Keys: []Key{active(kK, time.Minute)}, Tags: tags(kV, intent(other, time.Minute))}
@@ -827,7 +849,7 @@ func TestCheckUserPlanRejectsUnsafePlans(t *testing.T) {
 		{"delete active", User{Keys: []Key{a}}, []Action{act(ActionDelete, kA, "")}, false},
 		{"deactivate the only active key", User{Keys: []Key{a, b}}, []Action{act(ActionDeactivate, kA, kB), act(ActionNone, kB, "")}, false},
 		{"deactivate onto itself", User{Keys: []Key{a}}, []Action{act(ActionDeactivate, kA, kA)}, false},
-		{"cleanup the key in the secret", User{Keys: []Key{a, b}, Secret: SecretMeta{AccessKeyID: kB}}, []Action{act(ActionCleanup, kB, ""), act(ActionIssue, kA, "")}, false},
+		{"cleanup the key in the secret", User{Keys: []Key{a, b}, Secret: SecretMeta{AccessKeyID: kB, CurrentVersion: ClientRequestToken(kB)}}, []Action{act(ActionCleanup, kB, ""), act(ActionIssue, kA, "")}, false},
 		{"key without action", User{Keys: []Key{a, b}}, []Action{act(ActionNone, kA, "")}, false},
 		{"mutation on exempt user", User{Exempt: "x", Keys: []Key{b}}, []Action{act(ActionDelete, kB, "")}, false},
 	}
@@ -1073,17 +1095,14 @@ func replay(u User, acts []Action, pol Policy) error {
 			delete(status, a.KeyID)
 		case ActionCleanup:
 			k, ok := keys[a.KeyID]
-			if !ok || a.KeyID == u.Secret.AccessKeyID || k.LastUsed != nil {
-				return fmt.Errorf("cleanup of %s (exists %v, secret %s, used %v)", a.KeyID, ok, u.Secret.AccessKeyID, k.LastUsed)
+			if !ok || u.Secret.CurrentVersion == ClientRequestToken(a.KeyID) || k.LastUsed != nil {
+				return fmt.Errorf("cleanup of %s (exists %v, secret %+v, used %v)", a.KeyID, ok, u.Secret, k.LastUsed)
 			}
-			recordedBy := ""
-			for old, st := range states {
-				if st.Phase == PhaseIssuing && st.NewKeyID == a.KeyID {
-					recordedBy = old
-				}
+			if id, rec := u.Secret.Unstored(u.Secret.Replaces); !rec || id != a.KeyID {
+				return fmt.Errorf("cleanup of %s, which the secret does not record as keyrotor's", a.KeyID)
 			}
-			if recordedBy == "" {
-				return fmt.Errorf("cleanup of %s, which no intent records as keyrotor's", a.KeyID)
+			if st, ok := states[u.Secret.Replaces]; ok && st.Phase != PhaseIssuing {
+				return fmt.Errorf("cleanup of %s, recorded for %s, which has no intent", a.KeyID, u.Secret.Replaces)
 			}
 			delete(status, a.KeyID)
 			if !slices.Contains(slices.Collect(maps.Values(status)), vocab.KeyActive) {

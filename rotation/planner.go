@@ -63,7 +63,7 @@ func newUserPlanner(account string, u User, pol Policy, now time.Time, runID str
 		var problem string
 		if st.Phase == PhaseIssuing {
 			var recorded *Key
-			if k, ok := p.byID[st.NewKeyID]; ok && st.NewKeyID != old {
+			if k, ok := p.recorded(old); ok {
 				recorded = &k
 			}
 			problem = intentProblem(x, st, recorded, now)

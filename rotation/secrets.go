@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -171,45 +172,63 @@ func ClientRequestToken(keyID string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// Store writes v as the current version of secret name and returns where.
+// An issue writes a user's secret in three steps around CreateAccessKey,
+// so that the secret is, at every moment, evidence an insider cannot forge:
 //
-// The value is written last, after the resource policy and the tags, and
-// never before the policy is in place: a new secret is created without a
-// value (CreateSecret, with the tags), given its policy, and only then
-// receives the value (PutSecretValue with the deterministic version
-// token); an existing one gets the policy and the tags first. So nobody but
-// the owner can read the value at any moment, and when Store fails on an
-// existing secret its current version still holds the previous key, so the
-// caller can delete the new one without breaking the user's reads. Errors
-// name the secret and the call, never the value.
+//  1. Prepare, before the key exists: the secret is created without a value
+//     (or, if it exists, taken over) and given the resource policy that
+//     lets the owner alone read it and the rotation role alone change it;
+//     the tags naming a key are cleared, so whatever anyone wrote there
+//     before is gone.
+//  2. Record, right after CreateAccessKey: the tags name the new key and the
+//     key it replaces. Only the rotation role can have written them, so a
+//     later run may delete that key, and it alone, if its value was never
+//     stored.
+//  3. Put: the value becomes the current version, with the version token
+//     ClientRequestToken(key ID), which marks it as stored.
+//
+// Store does all three for a key that exists already.
+
+// SecretOwner is who a secret is for: the user whose key it holds.
+type SecretOwner struct {
+	UserName, UserARN, AccountID string
+}
+
+// Store writes v as the current version of secret name (Prepare, Record,
+// Put) and returns where. Errors name the secret and the call, never the
+// value.
 func (s SecretStore) Store(ctx context.Context, name string, v SecretValue) (StoredSecret, error) {
-	if name == "" {
-		return StoredSecret{}, errors.New("store secret: no secret name")
-	}
 	if v.AccessKeyID == "" || v.SecretAccessKey == "" {
 		return StoredSecret{}, fmt.Errorf("store secret %s: the value has no access key", name)
 	}
-	doc, err := SecretPolicy(SecretAccess{OwnerARN: v.UserARN, OwnerAllow: s.UserReadPolicy, WriterARN: s.WriterARN, BreakGlass: s.BreakGlass})
-	if err != nil {
-		return StoredSecret{}, fmt.Errorf("store secret %s: %w", name, err)
+	if err := s.Prepare(ctx, name, SecretOwner{UserName: v.UserName, UserARN: v.UserARN, AccountID: v.AccountID}); err != nil {
+		return StoredSecret{}, err
 	}
-	body, err := json.Marshal(v.payload())
-	if err != nil {
-		// json cannot fail on strings; the error never includes the value.
-		return StoredSecret{}, fmt.Errorf("store secret %s: encode value: %w", name, err)
+	if err := s.Record(ctx, name, v.AccessKeyID, v.Replaces); err != nil {
+		return StoredSecret{}, err
 	}
-	tags := []smtypes.Tag{
-		{Key: aws.String(SecretTagUser), Value: aws.String(v.UserName)},
-		{Key: aws.String(SecretTagAccessKeyID), Value: aws.String(v.AccessKeyID)},
-		{Key: aws.String(SecretTagReplaces), Value: aws.String(v.Replaces)},
-		{Key: aws.String(SecretTagManaged), Value: aws.String("true")},
+	return s.Put(ctx, name, v)
+}
+
+// Prepare makes sure secret name exists under its resource policy, with no
+// tag naming a key. Nothing is readable in it that was not there before.
+func (s SecretStore) Prepare(ctx context.Context, name string, o SecretOwner) error {
+	if name == "" {
+		return errors.New("store secret: no secret name")
+	}
+	doc, err := SecretPolicy(SecretAccess{OwnerARN: o.UserARN, OwnerAllow: s.UserReadPolicy, WriterARN: s.WriterARN, BreakGlass: s.BreakGlass})
+	if err != nil {
+		return fmt.Errorf("store secret %s: %w", name, err)
 	}
 	in := &secretsmanager.CreateSecretInput{
 		Name: aws.String(name),
 		Description: aws.String(fmt.Sprintf(
 			"Access key of IAM user %s in account %s, issued by keyrotor. JSON keys: AccessKeyId, SecretAccessKey.",
-			v.UserName, v.AccountID)),
-		Tags: tags,
+			o.UserName, o.AccountID)),
+		Tags: []smtypes.Tag{
+			{Key: aws.String(SecretTagUser), Value: aws.String(o.UserName)},
+			{Key: aws.String(SecretTagManaged), Value: aws.String("true")},
+		},
 	}
 	if s.KMSKeyID != "" {
 		in.KmsKeyId = aws.String(s.KMSKeyID)
@@ -223,15 +242,47 @@ func (s SecretStore) Store(ctx context.Context, name string, v SecretValue) (Sto
 		// From an earlier rotation, or from a CreateSecret of this very
 		// step whose response was lost.
 	default:
-		return StoredSecret{}, fmt.Errorf("create secret %s: %w", name, err)
+		return fmt.Errorf("create secret %s: %w", name, err)
 	}
 	if err := s.putPolicy(ctx, name, doc); err != nil {
-		return StoredSecret{}, err
+		return err
 	}
-	if !created {
-		if _, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: tags}); err != nil {
-			return StoredSecret{}, fmt.Errorf("tag secret %s: %w", name, err)
-		}
+	if created {
+		return nil
+	}
+	// Someone may have created the secret before keyrotor and tagged it;
+	// from now on only the rotation role can tag it.
+	tags := slices.Concat(in.Tags, []smtypes.Tag{{Key: aws.String(SecretTagAccessKeyID), Value: aws.String("")},
+		{Key: aws.String(SecretTagReplaces), Value: aws.String("")}})
+	if _, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: tags}); err != nil {
+		return fmt.Errorf("tag secret %s: %w", name, err)
+	}
+	return nil
+}
+
+// Record tags secret name with the key it is about to hold and the key that
+// one replaces.
+func (s SecretStore) Record(ctx context.Context, name, keyID, replaces string) error {
+	_, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: []smtypes.Tag{
+		{Key: aws.String(SecretTagAccessKeyID), Value: aws.String(keyID)},
+		{Key: aws.String(SecretTagReplaces), Value: aws.String(replaces)},
+	}})
+	if err != nil {
+		return fmt.Errorf("tag secret %s with new key %s: %w", name, keyID, err)
+	}
+	return nil
+}
+
+// Put writes v as the current version of secret name, with the version
+// token of v's key, so a retried or repeated put adds no version.
+func (s SecretStore) Put(ctx context.Context, name string, v SecretValue) (StoredSecret, error) {
+	if v.AccessKeyID == "" || v.SecretAccessKey == "" {
+		return StoredSecret{}, fmt.Errorf("store secret %s: the value has no access key", name)
+	}
+	body, err := json.Marshal(v.payload())
+	if err != nil {
+		// json cannot fail on strings; the error never includes the value.
+		return StoredSecret{}, fmt.Errorf("store secret %s: encode value: %w", name, err)
 	}
 	put, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(name),

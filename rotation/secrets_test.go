@@ -129,7 +129,8 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 		!strings.HasPrefix(st.ARN, "arn:aws:secretsmanager:"+exRegion+":"+exAccount+":secret:"+name+"-") {
 		t.Errorf("stored = %+v", st)
 	}
-	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"}) {
+	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy",
+		"secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
 		t.Errorf("calls = %v", got)
 	}
 	f := secretFields(t, e, "alice")
@@ -197,8 +198,10 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 	if st2.VersionID != rotation.ClientRequestToken(next.AccessKeyID) || st2.ARN != st.ARN {
 		t.Errorf("second store = %+v", st2)
 	}
+	// On the existing secret, Prepare also clears the key tags before
+	// Record writes them.
 	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy",
-		"secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
+		"secretsmanager:TagResource", "secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
 		t.Errorf("calls = %v", got)
 	}
 	if f := secretFields(t, e, "alice"); f["AccessKeyId"] != next.AccessKeyID || f["Replaces"] != keys[1].AccessKeyID {
@@ -223,7 +226,8 @@ func TestSecretStoreWithoutOwnerAllow(t *testing.T) {
 	if _, err := store.Store(context.Background(), e.secretName("alice"), v); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"}) {
+	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy",
+		"secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
 		t.Errorf("calls = %v", got)
 	}
 	pol, err := e.sm.GetResourcePolicy(context.Background(), &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(e.secretName("alice"))})

@@ -102,9 +102,7 @@ type State struct {
 	// Reactivated) and is omitted from the encoding in that case; ParseState
 	// fills it back in.
 	At time.Time
-	// NewKeyID is the replacement key's ID. On an issuing intent it is the
-	// key CreateAccessKey returned, recorded before its secret is stored;
-	// empty until then.
+	// NewKeyID is the replacement key's ID.
 	NewKeyID    string
 	Issued      time.Time
 	Deactivated time.Time
@@ -276,9 +274,6 @@ func validRunID(id string) bool {
 // String encodes the state as a tag value, fields in a fixed order and zero
 // fields omitted, e.g.
 // "v1 state=issued run=R new=AKIA... issued=2026-11-26T06:00:00Z notified=issued".
-// An issuing intent carries new= once CreateAccessKey has returned the key
-// it created: the record that lets a later run delete that key, and only
-// that key, if its secret was never stored.
 // For a state ParseState accepted, ParseState(s.String()) returns s again;
 // use Encode to also check the result is a valid tag value.
 func (s State) String() string {

@@ -17,11 +17,14 @@ import (
 )
 
 // issue creates a replacement key for a.KeyID and stores it, following the
-// ActionIssue contract. Before CreateAccessKey it records the intent and
-// checks that no other run is at the same user; after it, every failure
-// leaves either a key whose secret is stored (recovered by Adopt) or no new
-// key at all (the new key is deleted again), never a key nobody holds, as
-// long as IAM answers.
+// ActionIssue contract. Before CreateAccessKey it records the intent,
+// checks that no other run is at the same user and prepares the secret
+// (SecretStore.Prepare); after it, every failure leaves a key whose secret
+// is stored (adopted by the next run), a key the secret records but does
+// not hold (deleted by the next run), or no new key at all (deleted again
+// at once), never a key nobody holds, as long as IAM answers. A crash right
+// between CreateAccessKey and recording the key leaves one that the next
+// run holds for a human, since nothing shows keyrotor created it.
 func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 	e, u := r.e, r.u
 	o := Outcome{Action: a, SecretName: u.SecretName}
@@ -74,6 +77,13 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 			ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present)))
 	}
 
+	// The secret is made the owner's before the key exists, so that its
+	// tags, which only the rotation role can change from here on, can
+	// record the key the moment it is created.
+	if err := e.Secrets.Prepare(ctx, u.SecretName, SecretOwner{UserName: u.Name, UserARN: u.ARN, AccountID: cmp.Or(e.AccountID, a.AccountID)}); err != nil {
+		return failed(o, fmt.Errorf("%s: prepare secret %s: %w (no key was created; the old key is untouched)", what, u.SecretName, err))
+	}
+
 	// CreateAccessKey is not idempotent: a retry after a dropped
 	// connection would create a second key, and the LimitExceeded that
 	// follows would look like another run's doing. So only throttling,
@@ -84,9 +94,10 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 	if errors.As(err, &limit) {
 		// The plan counted a free slot; someone took it since: another run
 		// (CreateAccessKey is never retried after a dropped connection, so
-		// it is not this run's own key). The intent stays: taking it back
-		// could race with the winning run's "issued" write and erase it.
-		// The next run adopts the winner's key through the secret.
+		// it is not this run's own key) or the owner. The intent stays:
+		// taking it back could race with the winning run's "issued" write
+		// and erase it. The next run adopts the winner's key through the
+		// secret, and leaves any other key alone.
 		return skipped(o, fmt.Errorf("%w: CreateAccessKey for %s hit the two-key limit; the old key %s is untouched",
 			ErrConcurrentChange, u.Name, a.KeyID))
 	}
@@ -106,23 +117,14 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 	e.logger().InfoContext(ctx, "created replacement key", "account", e.AccountID, "user", u.Name,
 		"key", a.KeyID, "new_key", newKey, "secret", u.SecretName)
 
-	// The key is recorded before anything else: should this run die
-	// before its secret is stored, the record is what lets the next run
-	// delete it, and it alone, as keyrotor's orphan. A key keyrotor cannot
-	// show it created is never deleted, so without the record the
-	// invariant "no active key whose secret nobody holds" would rest on a
-	// human.
-	intent.NewKeyID = newKey
-	if err := r.writeState(ctx, a.KeyID, intent); err != nil {
-		recErr := fmt.Errorf("%s: record the new key %s in the intent: %w", what, newKey, err)
-		if _, delErr := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(u.Name), AccessKeyId: aws.String(newKey)}); delErr != nil {
-			o.NewKeyID = newKey
-			return failed(o, fmt.Errorf("%w; deleting the new key %s failed too: %w (nobody holds it: delete it by hand); the old key %s is untouched",
-				recErr, newKey, delErr, a.KeyID))
-		}
-		return failed(o, fmt.Errorf("%w; the new key %s was deleted again and the old key %s is untouched", recErr, newKey, a.KeyID))
+	// The key is recorded on the secret before anything else: should this
+	// run die before the value is stored, the record is what lets the next
+	// run delete it, and it alone, as keyrotor's orphan. A key keyrotor
+	// cannot show it created is never deleted.
+	if err := e.Secrets.Record(ctx, u.SecretName, newKey, a.KeyID); err != nil {
+		return failed(o, r.dropNewKey(ctx, &o, newKey, a.KeyID, fmt.Errorf("%s: record the new key %s: %w", what, newKey, err),
+			"nobody holds it and nothing records it: delete it by hand"))
 	}
-
 	value := SecretValue{
 		AccessKeyID: newKey, SecretAccessKey: aws.ToString(created.AccessKey.SecretAccessKey),
 		UserName: u.Name, UserARN: u.ARN, AccountID: cmp.Or(e.AccountID, a.AccountID),
@@ -131,18 +133,11 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 	if value.CreateDate.IsZero() {
 		value.CreateDate = e.now()
 	}
-	stored, err := e.Secrets.Store(ctx, u.SecretName, value)
+	stored, err := e.Secrets.Put(ctx, u.SecretName, value)
 	value = SecretValue{} // the secret is not needed past this point
 	if err != nil {
-		storeErr := fmt.Errorf("%s: store the new key %s in secret %s: %w", what, newKey, u.SecretName, err)
-		_, delErr := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(u.Name), AccessKeyId: aws.String(newKey)})
-		if delErr != nil {
-			o.NewKeyID = newKey
-			return failed(o, fmt.Errorf("%w; deleting the new key %s failed too: %w (the next run deletes it); the old key %s is untouched",
-				storeErr, newKey, delErr, a.KeyID))
-		}
-		return failed(o, fmt.Errorf("%w; the new key %s was deleted again and the old key %s is untouched",
-			storeErr, newKey, a.KeyID))
+		return failed(o, r.dropNewKey(ctx, &o, newKey, a.KeyID,
+			fmt.Errorf("%s: store the new key %s in secret %s: %w", what, newKey, u.SecretName, err), "the next run deletes it"))
 	}
 	o.NewKeyID = newKey
 
@@ -157,6 +152,17 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 		r.notify(ctx, a, issued, stored.ARN, true, &o)
 	}
 	return o
+}
+
+// dropNewKey deletes newKey after a failed issue step and returns the step's
+// error, cause, saying what became of the key; leftover says what happens
+// to it if the deletion fails too.
+func (r *userRun) dropNewKey(ctx context.Context, o *Outcome, newKey, oldKey string, cause error, leftover string) error {
+	if err := r.deleteKey(ctx, newKey); err != nil {
+		o.NewKeyID = newKey
+		return fmt.Errorf("%w; deleting the new key %s failed too: %w (%s); the old key %s is untouched", cause, newKey, err, leftover, oldKey)
+	}
+	return fmt.Errorf("%w; the new key %s was deleted again and the old key %s is untouched", cause, newKey, oldKey)
 }
 
 // adopt records the replacement an interrupted issue left behind.

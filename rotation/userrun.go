@@ -196,7 +196,7 @@ func (r *userRun) checkStateTag(ctx context.Context, a Action) error {
 
 // recordUnknownKey runs after CreateAccessKey failed in a way that may hide
 // its effect (a dropped connection after AWS created the key): it lists the
-// keys again and records in the intent a key that was not there before and
+// keys again and records on the secret a key that was not there before and
 // was created since the intent, so the next run can delete it as this
 // run's orphan. Only one such key can be recorded; with none nothing is
 // written. It returns createErr, extended with what it found.
@@ -214,11 +214,11 @@ func (r *userRun) recordUnknownKey(ctx context.Context, oldID string, intent Sta
 	if len(fresh) != 1 {
 		return createErr
 	}
-	intent.NewKeyID = fresh[0].ID
-	if err := r.writeState(ctx, oldID, intent); err != nil {
-		return fmt.Errorf("%w; key %s appeared meanwhile and recording it in the intent failed: %w", createErr, fresh[0].ID, err)
+	if err := r.e.Secrets.Record(ctx, r.u.SecretName, fresh[0].ID, oldID); err != nil {
+		return fmt.Errorf("%w; key %s appeared meanwhile and recording it failed: %w", createErr, fresh[0].ID, err)
 	}
-	return fmt.Errorf("%w; key %s appeared meanwhile and is recorded in the intent, so the next run deletes it unless it is used", createErr, fresh[0].ID)
+	return fmt.Errorf("%w; key %s appeared meanwhile and is recorded on secret %s, so the next run deletes it unless it is used",
+		createErr, fresh[0].ID, r.u.SecretName)
 }
 
 // record writes the state a passive action observed (a deactivated key
