@@ -60,6 +60,11 @@ func (p *userPlanner) decideOwn(k Key) {
 // reactivated): wait, deactivate, or hold.
 func (p *userPlanner) evalIssued(x Key, st State) Action {
 	start := st.Since()
+	if c := p.u.Secret.Clock; c.Event == ClockActive && c.At.After(start) {
+		// The secret says the key was found (or put back) on later than the
+		// tag does: the later one counts.
+		start = c.At
+	}
 	due := start.Add(p.pol.DeactivateAfter)
 	newID := st.NewKeyID
 	repl, exists := p.byID[newID]
@@ -173,10 +178,17 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 		}
 		return a
 	}
+	clock := p.u.Secret.Clock
 	usedSince := x.LastUsed != nil && x.LastUsed.After(st.Deactivated.Add(ClockSkew))
-	if !st.SeenActive.IsZero() || usedSince {
-		how := "a run found it active on " + day(st.SeenActive)
-		if st.SeenActive.IsZero() {
+	seenOn := clock.Event == ClockActive && !clock.At.Before(st.Deactivated.Add(-ClockSkew))
+	if !st.SeenActive.IsZero() || seenOn || usedSince {
+		var how string
+		switch {
+		case !st.SeenActive.IsZero():
+			how = "a run found it active on " + day(st.SeenActive)
+		case seenOn:
+			how = fmt.Sprintf("secret %s records it active on %s", p.secretName(), day(clock.At))
+		default:
 			how = "it was used on " + day(*x.LastUsed)
 		}
 		due := p.now.Add(p.pol.DeleteAfter)
@@ -186,9 +198,23 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 		a.NewKeyID, a.Next, a.Due, a.Grace = st.NewKeyID, st.WithDeactivated(p.now), due, p.pol.DeleteAfter
 		return a
 	}
-	due := st.Deactivated.Add(p.pol.DeleteAfter)
+	if clock.Event != ClockDeactivated {
+		// Only the rotation role writes the secret's clock: without it,
+		// nothing but an IAM tag says keyrotor retired the key.
+		untag := cmdUntag(p.u.Name, x.ID)
+		a := p.action(x.ID, ActionHold, vocab.ReasonStateTampered, fmt.Sprintf(
+			"keyrotor's state tag %s says keyrotor deactivated the key on %s, but secret %s records no deactivation (tag %s is %q); keyrotor deletes only keys it provably retired. Nothing is changed; if nobody tampered with the tag, remove it: %s",
+			TagKey(x.ID), day(st.Deactivated), p.secretName(), SecretTagClock, clock.String(), untag))
+		a.Fix = untag
+		return a
+	}
+	start := st.Deactivated
+	if clock.At.After(start) {
+		start = clock.At
+	}
+	due := start.Add(p.pol.DeleteAfter)
 	if p.now.Before(due) {
-		a := p.action(x.ID, ActionNone, vocab.ReasonDeletionWaiting, fmt.Sprintf("deactivated by keyrotor %s; deletion due %s", day(st.Deactivated), day(due)))
+		a := p.action(x.ID, ActionNone, vocab.ReasonDeletionWaiting, fmt.Sprintf("deactivated by keyrotor %s; deletion due %s", day(start), day(due)))
 		a.NewKeyID, a.Due, a.Grace = st.NewKeyID, due, p.pol.DeleteAfter
 		if !st.Notified.Has(EventDeactivated) {
 			a.Notify = EventDeactivated
@@ -218,7 +244,7 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 		return a
 	}
 	a := p.action(x.ID, ActionDelete, vocab.ReasonRetired, fmt.Sprintf(
-		"deactivated by keyrotor %s; the %s before deletion ended %s", day(st.Deactivated), days(p.pol.DeleteAfter), day(due)))
+		"deactivated by keyrotor %s; the %s before deletion ended %s", day(start), days(p.pol.DeleteAfter), day(due)))
 	a.NewKeyID, a.Next, a.Notify = st.NewKeyID, State{}, EventDeleted
 	return a
 }

@@ -79,17 +79,6 @@ func (p *userPlanner) recoverVanished(oldID string, st State) (keep bool) {
 	return keep
 }
 
-// recorded returns the key the owner's secret records as created for
-// oldID's rotation and never stored, if the user still has it.
-func (p *userPlanner) recorded(oldID string) (Key, bool) {
-	id, ok := p.u.Secret.Unstored(oldID)
-	if !ok {
-		return Key{}, false
-	}
-	k, ok := p.byID[id]
-	return k, ok
-}
-
 // candidates are the user's keys an unrecorded intent might have created:
 // stateless, not in the secret, created inside the intent's window, and not
 // decided yet.
@@ -168,6 +157,14 @@ func (p *userPlanner) recoverIntent(x Key, st State) {
 	// exactly like an orphan, and cleaning it up would undo that run's work.
 	if p.leased(st) {
 		p.skip(x.ID, st)
+		return
+	}
+	if x.Active() && !isStale(x, p.pol, p.now) {
+		// keyrotor writes an intent only on a stale key, and age only
+		// grows: a forged intent would have keyrotor rotate a fresh key
+		// (a monthly job's, say) and retire it a week later.
+		p.holdTampered(x.ID, fmt.Sprintf("an issuing intent on a key that is not due for rotation (%d days old, max %s)",
+			ageDays(x, p.now), days(p.pol.MaxKeyAge)))
 		return
 	}
 	var others []Key

@@ -180,6 +180,14 @@ func withEvidence(u User) User {
 			return u
 		case st.Phase != PhaseIssuing && want == "":
 			u.Secret = stored(st.NewKeyID, old, st.Issued)
+			switch {
+			case st.Phase == PhaseReactivated:
+				u.Secret.Clock = SecretClock{Event: ClockActive, At: st.Reactivated}
+			case st.Phase == PhaseDeactivated && !st.SeenActive.IsZero():
+				u.Secret.Clock = SecretClock{Event: ClockActive, At: st.SeenActive}
+			case st.Phase == PhaseDeactivated:
+				u.Secret.Clock = SecretClock{Event: ClockDeactivated, At: st.Deactivated}
+			}
 			return u
 		}
 	}
@@ -682,6 +690,9 @@ func TestPlanIntentRecovery(t *testing.T) {
 		{"intent dated in the future: tampered, not a lease forever", []Key{old}, intent(other, -365*day24), "", []want{
 			{key: kA, kind: ActionHold, reason: []string{"is in the future"}, code: vocab.ReasonStateTampered},
 		}},
+		{"intent on a key not due for rotation: tampered, no early rotation", []Key{active(kA, 30*day24, usedAgo(20*day24))}, intent(other, time.Hour), "", []want{
+			{key: kA, kind: ActionHold, reason: []string{"not due for rotation"}, code: vocab.ReasonStateTampered},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -926,9 +937,11 @@ func TestPlanProperties(t *testing.T) {
 		for range rng.IntN(3) {
 			u.Tags[TagKey(pickOf(u.Keys))] = randState(u.Keys)
 		}
-		if n == 2 && rng.IntN(3) == 0 {
-			// A rotation of the first key into the second, in any phase.
+		if n == 2 && rng.IntN(2) == 0 {
+			// A rotation of the first key, stale, into the second, in any
+			// phase.
 			old, repl := u.Keys[0].ID, u.Keys[1].ID
+			u.Keys[0].Created = ago(100*day24 + dur())
 			u.Tags = map[string]string{}
 			switch rng.IntN(4) {
 			case 0:
@@ -939,6 +952,9 @@ func TestPlanProperties(t *testing.T) {
 				u.Tags[TagKey(old)] = deactivated(repl, dur()).String()
 			default:
 				u.Tags[TagKey(old)] = reactivated(repl, dur()).String()
+			}
+			if rng.IntN(2) == 0 {
+				u = withEvidence(aligned(u))
 			}
 		}
 		// The keys and the secret: as keyrotor's own steps leave them for
@@ -1089,6 +1105,8 @@ func replay(u User, acts []Action, pol Policy) error {
 				return fmt.Errorf("delete of %s before delete_after", a.KeyID)
 			} else if !u.Secret.Holds(st.NewKeyID, a.KeyID) {
 				return fmt.Errorf("delete of %s, but the secret does not hold %s as its replacement", a.KeyID, st.NewKeyID)
+			} else if c := u.Secret.Clock; c.Event != ClockDeactivated || fixedNow.Sub(c.At) < pol.DeleteAfter {
+				return fmt.Errorf("delete of %s, but the secret's clock says %q", a.KeyID, c)
 			} else if k := keys[a.KeyID]; k.LastUsed != nil && k.LastUsed.After(st.Deactivated) {
 				return fmt.Errorf("delete of %s, used after its recorded deactivation", a.KeyID)
 			}
@@ -1127,6 +1145,45 @@ func replay(u User, acts []Action, pol Policy) error {
 		}
 	}
 	return nil
+}
+
+// TestPlanSecretClock: the deletion clock an IAM tag says is bounded by the
+// one mirrored on the owner's secret, which only the rotation role writes.
+func TestPlanSecretClock(t *testing.T) {
+	repl := active(kK, 30*day24)
+	real := deactivated(kK, 2*day24)
+	u := aligned(User{Keys: []Key{inactive(kA, 400*day24), repl}, Tags: tags(kA, real)})
+	u = withEvidence(u)
+	// A tagger moves the IAM tag's deactivation back by six days, still
+	// after the issue: by the tag alone, deletion would be due.
+	back := real
+	back.Deactivated, back.At = real.Deactivated.Add(-6*day24), real.Deactivated.Add(-6*day24)
+	forgedBack := u
+	forgedBack.Tags = tags(kA, back)
+	if a := PrimaryByKey(planUser(forgedBack, def))[kA]; a.Kind != ActionNone || a.Code != vocab.ReasonDeletionWaiting ||
+		!a.Due.Equal(real.Deactivated.Add(def.DeleteAfter)) {
+		t.Errorf("deactivation date moved back: %s %s due %s (%s)", a.Kind, a.Code, a.Due, a.Reason)
+	}
+	// A deactivated tag with no deactivation on the secret deletes nothing.
+	noClock := u
+	noClock.Secret.Clock = SecretClock{}
+	if a := PrimaryByKey(planUser(noClock, def))[kA]; a.Kind != ActionHold || a.Code != vocab.ReasonStateTampered {
+		t.Errorf("no clock on the secret: %s %s (%s)", a.Kind, a.Code, a.Reason)
+	}
+	// The secret saw the key on after the tag's deactivation (the tag's
+	// seen_active was removed): the grace starts over.
+	seen := u
+	seen.Secret.Clock = SecretClock{Event: ClockActive, At: real.Deactivated.Add(day24)}
+	if a := PrimaryByKey(planUser(seen, def))[kA]; a.Kind != ActionNone || a.Next.Deactivated.IsZero() || !a.Next.Deactivated.Equal(fixedNow) {
+		t.Errorf("seen active on the secret: %s next %s (%s)", a.Kind, a.Next, a.Reason)
+	}
+	// Honest: deleted 7 days after.
+	honest := u
+	honest.Tags = tags(kA, deactivated(kK, 8*day24))
+	honest = withEvidence(aligned(User{Keys: honest.Keys, Tags: honest.Tags}))
+	if a := PrimaryByKey(planUser(honest, def))[kA]; a.Kind != ActionDelete {
+		t.Errorf("honest deletion: %s %s (%s)", a.Kind, a.Code, a.Reason)
+	}
 }
 
 // TestPlanReviewFindings pins decisions a safety review asked for.

@@ -80,6 +80,17 @@ func newUserPlanner(account string, u User, pol Policy, now time.Time, runID str
 	return p
 }
 
+// recorded returns the key the owner's secret records as created for
+// oldID's rotation and never stored, if the user still has it.
+func (p *userPlanner) recorded(oldID string) (Key, bool) {
+	id, ok := p.u.Secret.Unstored(oldID)
+	if !ok {
+		return Key{}, false
+	}
+	k, ok := p.byID[id]
+	return k, ok
+}
+
 // action builds an action on keyID with its current state; Next defaults to
 // "unchanged".
 func (p *userPlanner) action(keyID string, kind ActionKind, code vocab.Reason, reason string) Action {

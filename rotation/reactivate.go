@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // ReactivateAPI is the part of IAM `keyrotor reactivate` calls.
@@ -21,6 +22,16 @@ type ReactivateAPI interface {
 }
 
 var _ ReactivateAPI = (*iam.Client)(nil)
+
+// ReactivateSecrets is the part of Secrets Manager `keyrotor reactivate`
+// calls: it reads the owner's secret's metadata and mirrors the
+// reactivation there; *secretsmanager.Client satisfies it.
+type ReactivateSecrets interface {
+	SecretMetaReader
+	SecretsAPI
+}
+
+var _ ReactivateSecrets = (*secretsmanager.Client)(nil)
 
 // ErrNotDeactivated is returned when the key is not one keyrotor deactivated.
 var ErrNotDeactivated = errors.New("not deactivated by keyrotor")
@@ -48,7 +59,7 @@ type ReactivateRequest struct {
 // and since anyone who may tag the user can write that, the owner's secret
 // must show keyrotor issued the key's replacement, the key must exist and be
 // inactive, and the tag's dates must be possible.
-func Reactivate(ctx context.Context, api ReactivateAPI, secrets SecretMetaReader, req ReactivateRequest) (State, error) {
+func Reactivate(ctx context.Context, api ReactivateAPI, secrets ReactivateSecrets, req ReactivateRequest) (State, error) {
 	user, keyID := req.User, req.KeyID
 	var tags []types.Tag
 	p := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: aws.String(user)})
@@ -90,6 +101,11 @@ func Reactivate(ctx context.Context, api ReactivateAPI, secrets SecretMetaReader
 	}); err != nil {
 		return State{}, fmt.Errorf("reactivate key %s of user %s: %w", keyID, user, err)
 	}
+	if err := (SecretStore{API: secrets}).SetClock(ctx, req.SecretName, SecretClock{Event: ClockActive, At: next.Reactivated}); err != nil {
+		// The key is active: the next run holds it (reactivated outside
+		// keyrotor) and deletes nothing.
+		return State{}, fmt.Errorf("key %s of user %s is Active again, but recording it failed (run reactivate again): %w", keyID, user, err)
+	}
 	if _, err := api.TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user), Tags: []types.Tag{{
 		Key: aws.String(TagKey(keyID)), Value: aws.String(enc),
 	}}}); err != nil {
@@ -102,7 +118,7 @@ func Reactivate(ctx context.Context, api ReactivateAPI, secrets SecretMetaReader
 }
 
 // verifyDeactivation checks the evidence behind a deactivated state st.
-func verifyDeactivation(ctx context.Context, api ReactivateAPI, secrets SecretMetaReader, req ReactivateRequest, st State) error {
+func verifyDeactivation(ctx context.Context, api ReactivateAPI, secrets ReactivateSecrets, req ReactivateRequest, st State) error {
 	keys, err := listUserKeys(ctx, api, req.User)
 	if err != nil {
 		return err
@@ -118,7 +134,11 @@ func verifyDeactivation(ctx context.Context, api ReactivateAPI, secrets SecretMe
 	if err != nil {
 		return fmt.Errorf("key %s of user %s: %w", req.KeyID, req.User, err)
 	}
-	if problem := rotationProblem(x, st, keys, m, req.SecretName, req.Now); problem != "" {
+	problem := rotationProblem(x, st, keys, m, req.SecretName, req.Now)
+	if problem == "" && m.Clock.Event != ClockDeactivated {
+		problem = fmt.Sprintf("secret %s records no deactivation of the key", req.SecretName)
+	}
+	if problem != "" {
 		return fmt.Errorf("key %s of user %s is not reactivated: %w: %s", req.KeyID, req.User, ErrStateUnverified, problem)
 	}
 	return nil

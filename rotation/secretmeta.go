@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -54,6 +56,8 @@ func ReadSecretMeta(ctx context.Context, api SecretMetaReader, name string) (Sec
 			m.AccessKeyID = aws.ToString(t.Value)
 		case SecretTagReplaces:
 			m.Replaces = aws.ToString(t.Value)
+		case SecretTagClock:
+			m.Clock = parseSecretClock(aws.ToString(t.Value))
 		}
 	}
 	for id, stages := range out.VersionIdsToStages {
@@ -71,4 +75,18 @@ func ReadSecretMeta(ctx context.Context, api SecretMetaReader, name string) (Sec
 		m.Deleted = out.DeletedDate.UTC()
 	}
 	return m, nil
+}
+
+// parseSecretClock decodes a keyrotor:clock tag; anything else than what
+// String writes is the zero clock.
+func parseSecretClock(v string) SecretClock {
+	ev, at, ok := strings.Cut(v, " ")
+	if !ok || (ev != ClockDeactivated && ev != ClockActive) {
+		return SecretClock{}
+	}
+	t, err := time.Parse(stateTimeFmt, at)
+	if err != nil {
+		return SecretClock{}
+	}
+	return SecretClock{Event: ev, At: t}
 }

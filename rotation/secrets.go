@@ -35,6 +35,9 @@ const (
 	SecretTagAccessKeyID = "keyrotor:access-key-id"
 	SecretTagReplaces    = "keyrotor:replaces"
 	SecretTagManaged     = "keyrotor:managed"
+	// SecretTagClock mirrors when the old key was last turned off or
+	// found on: "deactivated <time>" or "active <time>" (see SecretClock).
+	SecretTagClock = "keyrotor:clock"
 )
 
 // SecretStore writes new access keys into the member account's Secrets
@@ -253,7 +256,7 @@ func (s SecretStore) Prepare(ctx context.Context, name string, o SecretOwner) er
 	// Someone may have created the secret before keyrotor and tagged it;
 	// from now on only the rotation role can tag it.
 	tags := slices.Concat(in.Tags, []smtypes.Tag{{Key: aws.String(SecretTagAccessKeyID), Value: aws.String("")},
-		{Key: aws.String(SecretTagReplaces), Value: aws.String("")}})
+		{Key: aws.String(SecretTagReplaces), Value: aws.String("")}, {Key: aws.String(SecretTagClock), Value: aws.String("")}})
 	if _, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: tags}); err != nil {
 		return fmt.Errorf("tag secret %s: %w", name, err)
 	}
@@ -269,6 +272,19 @@ func (s SecretStore) Record(ctx context.Context, name, keyID, replaces string) e
 	}})
 	if err != nil {
 		return fmt.Errorf("tag secret %s with new key %s: %w", name, keyID, err)
+	}
+	return nil
+}
+
+// SetClock mirrors on secret name when the old key of its rotation was
+// turned off (or found on): the deletion clock, which an IAM tag alone could
+// set back.
+func (s SecretStore) SetClock(ctx context.Context, name string, c SecretClock) error {
+	_, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: []smtypes.Tag{
+		{Key: aws.String(SecretTagClock), Value: aws.String(c.String())},
+	}})
+	if err != nil {
+		return fmt.Errorf("tag secret %s with %s: %w", name, c, err)
 	}
 	return nil
 }

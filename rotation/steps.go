@@ -217,10 +217,21 @@ func (r *userRun) deactivate(ctx context.Context, a Action) Outcome {
 	if err != nil {
 		return failed(o, fmt.Errorf("%s: %w", what, err))
 	}
+	// IAM has no conditional update: the replacement may have gone between
+	// the look above and the call. Look once more, and undo at once if so.
+	if err := r.checkReplacementAfter(ctx, a); errors.Is(err, ErrConcurrentChange) {
+		return skipped(o, err)
+	} else if err != nil {
+		return failed(o, err)
+	}
 	// The deletion clock starts when the key went off, not when the plan
-	// was made: in a slow account the two can be far apart.
+	// was made: in a slow account the two can be far apart. It is mirrored
+	// on the owner's secret first, where no insider can set it back.
 	next := a.Next
 	next.Deactivated, next.At = stamp(r.e.now()), stamp(r.e.now())
+	if err := r.e.Secrets.SetClock(ctx, u.SecretName, SecretClock{Event: ClockDeactivated, At: next.Deactivated}); err != nil {
+		return failed(o, fmt.Errorf("%s: the key is inactive but recording it failed: %w (the next run records it)", what, err))
+	}
 	if err := r.writeState(ctx, a.KeyID, next); err != nil {
 		return failed(o, fmt.Errorf("%s: the key is inactive but recording it failed: %w (the next run records it)", what, err))
 	}
@@ -229,6 +240,32 @@ func (r *userRun) deactivate(ctx context.Context, a Action) Outcome {
 		r.notify(ctx, a, next, "", true, &o)
 	}
 	return o
+}
+
+// checkReplacementAfter lists the keys right after a.KeyID was turned off;
+// when a.NewKeyID is no longer an active key it turns a.KeyID on again and
+// says so (wrapping ErrConcurrentChange), so that the user keeps a working
+// key. A failure to look or to undo is an error too.
+func (r *userRun) checkReplacementAfter(ctx context.Context, a Action) error {
+	keys, err := r.listKeys(ctx)
+	if err == nil {
+		if repl, ok := keyByID(keys, a.NewKeyID); ok && repl.Active() {
+			return nil
+		}
+	}
+	_, uerr := r.e.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+		UserName: aws.String(r.u.Name), AccessKeyId: aws.String(a.KeyID), Status: types.StatusTypeActive,
+	})
+	switch {
+	case uerr != nil:
+		return fmt.Errorf("deactivate %s of %s: the replacement %s could not be confirmed afterwards (%v) and turning the old key on again failed: %w; turn it on: %s",
+			a.KeyID, r.u.Name, a.NewKeyID, err, uerr, cmdSetStatus(r.u.Name, a.KeyID, vocab.KeyActive))
+	case err != nil:
+		return fmt.Errorf("%w: the replacement %s of %s could not be confirmed after deactivating %s (%v); the old key is Active again",
+			ErrConcurrentChange, a.NewKeyID, r.u.Name, a.KeyID, err)
+	}
+	return fmt.Errorf("%w: the replacement %s of %s went away while %s was being deactivated; the old key is Active again",
+		ErrConcurrentChange, a.NewKeyID, r.u.Name, a.KeyID)
 }
 
 // delete removes an inactive key and, if keyrotor tracked it, its state.

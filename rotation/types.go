@@ -76,6 +76,32 @@ type SecretMeta struct {
 	// KMSKeyID is the key encrypting the secret as Secrets Manager names it
 	// ("" for the AWS managed key).
 	KMSKeyID string
+	// Clock is the secret's keyrotor:clock tag.
+	Clock SecretClock
+}
+
+// SecretClock is when the old key of a rotation was last turned off
+// (Event "deactivated") or found on (Event "active"), as the executor
+// mirrors it on the owner's secret; zero before the old key is first
+// deactivated. Only the rotation role can write it, so it bounds the
+// deletion clock an IAM tag says.
+type SecretClock struct {
+	Event string
+	At    time.Time
+}
+
+// Secret clock events.
+const (
+	ClockDeactivated = "deactivated"
+	ClockActive      = "active"
+)
+
+// String encodes the clock as its tag value ("" for the zero clock).
+func (c SecretClock) String() string {
+	if c.Event == "" {
+		return ""
+	}
+	return c.Event + " " + stamp(c.At).Format(stateTimeFmt)
 }
 
 // UserProblem is why a user is held as a whole.

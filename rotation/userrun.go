@@ -221,6 +221,19 @@ func (r *userRun) recordUnknownKey(ctx context.Context, oldID string, intent Sta
 		createErr, fresh[0].ID, r.u.SecretName)
 }
 
+// clockChange is the secret clock to mirror when a deactivated key's state
+// goes from prev to next: found active, or off again.
+func clockChange(prev, next State) (SecretClock, bool) {
+	switch {
+	case next.Phase != PhaseDeactivated:
+	case !next.SeenActive.IsZero() && !next.SeenActive.Equal(prev.SeenActive):
+		return SecretClock{Event: ClockActive, At: next.SeenActive}, true
+	case !next.Deactivated.Equal(prev.Deactivated):
+		return SecretClock{Event: ClockDeactivated, At: next.Deactivated}, true
+	}
+	return SecretClock{}, false
+}
+
 // record writes the state a passive action observed (a deactivated key
 // found active again, or off again after that), when it differs from the
 // state the plan was made on.
@@ -231,6 +244,12 @@ func (r *userRun) record(ctx context.Context, a Action, o *Outcome) {
 	if err := r.checkStateTag(ctx, a); err != nil {
 		o.Result, o.Err = vocab.ResultSkipped, err
 		return
+	}
+	if c, ok := clockChange(a.State, a.Next); ok {
+		if err := r.e.Secrets.SetClock(ctx, r.u.SecretName, c); err != nil {
+			o.Result, o.Err = vocab.ResultFailed, fmt.Errorf("record the state of %s of %s: %w", a.KeyID, r.u.Name, err)
+			return
+		}
 	}
 	if err := r.writeState(ctx, a.KeyID, a.Next); err != nil {
 		o.Result, o.Err = vocab.ResultFailed, fmt.Errorf("record the state of %s of %s: %w", a.KeyID, r.u.Name, err)
