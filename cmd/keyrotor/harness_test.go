@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -67,6 +68,13 @@ report:
 // on loopback and points the SDK's environment at it.
 func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 	t.Helper()
+	return newHarnessWrapped(t, sc, extraYAML, nil)
+}
+
+// newHarnessWrapped is newHarness with the simulator served through wrap
+// (nil: directly), for tests that act between two of keyrotor's calls.
+func newHarnessWrapped(t *testing.T, sc *awssim.Scenario, extraYAML string, wrap func(http.Handler) http.Handler) *harness {
+	t.Helper()
 	if sc.Now.IsZero() {
 		sc.Now = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 	}
@@ -74,7 +82,11 @@ func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 	if err != nil {
 		t.Fatalf("build scenario: %v", err)
 	}
-	srv := httptest.NewServer(sim)
+	var handler http.Handler = sim
+	if wrap != nil {
+		handler = wrap(sim)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, sim: sim, seeded: seeded, url: srv.URL, dir: t.TempDir()}
 	h.config = filepath.Join(h.dir, "accounts.yaml")
