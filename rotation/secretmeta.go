@@ -85,7 +85,7 @@ func parseSecretClock(v string) SecretClock {
 		return SecretClock{}
 	}
 	t, err := time.Parse(stateTimeFmt, at)
-	if err != nil {
+	if err != nil || t.Format(stateTimeFmt) != at {
 		return SecretClock{}
 	}
 	return SecretClock{Event: ev, At: t}

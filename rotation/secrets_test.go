@@ -320,3 +320,33 @@ func TestSecretStoreRejectsBadInput(t *testing.T) {
 		t.Errorf("calls = %v", got)
 	}
 }
+
+// TestSecretPolicyDenials pins who each denial excepts: reading, the owner
+// and the break-glass principals; everything else but the metadata reads,
+// the rotation role and the break-glass principals.
+func TestSecretPolicyDenials(t *testing.T) {
+	const owner, writer, bg = "arn:aws:iam::222222222222:user/alice", "arn:aws:iam::222222222222:role/KeyrotorRotationRole", "arn:aws:iam::*:role/BreakGlass"
+	doc, err := rotation.SecretPolicy(rotation.SecretAccess{OwnerARN: owner, WriterARN: writer, BreakGlass: []string{bg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := policyStatements(t, doc)
+	if len(st) != 2 {
+		t.Fatalf("statements = %+v, want the two denials (no owner allow)", st)
+	}
+	read, write := st[0], st[1]
+	if !slices.Equal(read.Action, []string{"secretsmanager:GetSecretValue"}) ||
+		!slices.Equal(read.Condition["ArnNotLike"]["aws:PrincipalArn"], []string{owner, bg}) {
+		t.Errorf("read denial = %+v", read)
+	}
+	if len(write.Action) != 0 || !slices.Contains(write.NotAction, "secretsmanager:DescribeSecret") ||
+		slices.Contains(write.NotAction, "secretsmanager:PutResourcePolicy") ||
+		!slices.Equal(write.Condition["ArnNotLike"]["aws:PrincipalArn"], []string{writer, bg}) {
+		t.Errorf("write denial = %+v", write)
+	}
+	for _, a := range []rotation.SecretAccess{{WriterARN: writer}, {OwnerARN: owner}} {
+		if _, err := rotation.SecretPolicy(a); err == nil {
+			t.Errorf("SecretPolicy(%+v) without an owner or a writer: no error", a)
+		}
+	}
+}

@@ -269,11 +269,15 @@ func TestAttackNewSecretReadableByOwnerAlone(t *testing.T) {
 		if _, err := secretsmanager.NewFromConfig(atkConfig(h, c)).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)}); err != nil {
 			t.Errorf("%s cannot read its own secret: %v", u, err)
 		}
-		// An administrator role and the rotation role itself cannot.
-		for _, role := range []string{"Ops", h.seeded.RoleName} {
-			rc := h.sim.SessionCredentials(atkAccount, role, "reader", time.Hour)
-			_, err := secretsmanager.NewFromConfig(atkConfig(h, rc)).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-			atkDenied(t, role+" reads "+name, err)
+		// An administrator role, the rotation role itself and the
+		// account's root cannot.
+		for _, who := range []string{"Ops", h.seeded.RoleName, "root"} {
+			c := h.sim.RootCredentials(atkAccount)
+			if who != "root" {
+				c = h.sim.SessionCredentials(atkAccount, who, "reader", time.Hour)
+			}
+			_, err := secretsmanager.NewFromConfig(atkConfig(h, c)).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+			atkDenied(t, who+" reads "+name, err)
 		}
 		// Nor can mallory make it readable, or change what it says.
 		sid := aws.String(name)
