@@ -128,11 +128,11 @@ func TestSecretClockRoundTrip(t *testing.T) {
 
 func TestValidSecretName(t *testing.T) {
 	for name, ok := range map[string]bool{
-		"keyrotor/111122223333/alice":         true,
-		"keyrotor/111122223333/a+b=c.d@e_f-g": true,
-		"keyrotor/111122223333/ops,team":      false,
-		"keyrotor/111122223333/a b":           false,
-		"":                                    false,
+		"keyrotor/111122223333/alice":          true,
+		"keyrotor/111122223333/a+b=c.d@e_f-g":  true,
+		"keyrotor/111122223333/ops,team":       false,
+		"keyrotor/111122223333/a b":            false,
+		"":                                     false,
 		"keyrotor/" + strings.Repeat("a", 504): false,
 	} {
 		if err := ValidSecretName(name); (err == nil) != ok {

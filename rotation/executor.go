@@ -12,8 +12,8 @@ import (
 )
 
 // IAMWriter is the part of IAM the executor calls; *iam.Client satisfies it.
-// ListUserTags is here because an issue re-reads the user's tags to detect a
-// concurrent run.
+// ListUserTags is here because a step re-reads the user's tags to detect a
+// concurrent run or a changed state.
 type IAMWriter interface {
 	CreateAccessKey(ctx context.Context, in *iam.CreateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error)
 	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)

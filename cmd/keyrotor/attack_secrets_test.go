@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"keyrotor/report"
 	"keyrotor/rotation"
 )
 
@@ -24,6 +25,18 @@ const atkCallerOnly = `'{"Version":"2012-10-17","Statement":{"Effect":"Allow","A
 
 // atkDecrypt lets a user decrypt with the account's KMS keys.
 const atkDecrypt = `'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"},{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}'`
+
+// atkKeptAndHeld checks that the old key keyID of who is still active and
+// held with code and a fix containing fix.
+func atkKeptAndHeld(t *testing.T, h *harness, rep *report.Report, who, keyID, code, fix string) {
+	t.Helper()
+	if atkStatus(h, keyID) != "Active" {
+		t.Errorf("%s: the old key %s was deactivated", who, keyID)
+	}
+	if r := atkRow(t, rep, keyID); r.Result != "held" || string(r.ReasonCode) != code || !strings.Contains(r.Fix, fix) {
+		t.Errorf("%s: result %q code %q fix %q (%s), want held as %s", who, r.Result, r.ReasonCode, r.Fix, r.Reason, code)
+	}
+}
 
 // TestAttackNoDeactivationBeforeOwnerCanDecrypt: with secrets.kms_key_id a
 // customer managed key, an owner whose policies do not allow kms:Decrypt on
@@ -51,12 +64,7 @@ func TestAttackNoDeactivationBeforeOwnerCanDecrypt(t *testing.T) {
 	}
 	h.sim.Clock().Advance(e2eDeactivateAfter + time.Hour)
 	_, rep := atkRun(t, h, "rotate", "--apply")
-	if atkStatus(h, kimOld.ID) != "Active" {
-		t.Errorf("kim's old key was deactivated although kim cannot decrypt the new one")
-	}
-	if r := atkRow(t, rep, kimOld.ID); string(r.ReasonCode) != "owner_cannot_decrypt" || !strings.Contains(r.Fix, "aws kms create-grant") {
-		t.Errorf("kim: result %q code %q fix %q (%s)", r.Result, r.ReasonCode, r.Fix, r.Reason)
-	}
+	atkKeptAndHeld(t, h, rep, "kim, who cannot decrypt the new key", kimOld.ID, "owner_cannot_decrypt", "aws kms create-grant")
 	if atkStatus(h, kayOld.ID) != "Inactive" {
 		t.Errorf("kay's old key is %s, want deactivated", atkStatus(h, kayOld.ID))
 	}
@@ -124,12 +132,7 @@ func TestAttackFailuresStayPerUser(t *testing.T) {
 	}
 	h.sim.Clock().Advance(e2eDeactivateAfter + time.Hour)
 	_, rep = atkRun(t, h, "rotate", "--apply")
-	if atkStatus(h, del.ID) != "Active" {
-		t.Errorf("del's old key was deactivated although its new key's secret is scheduled for deletion")
-	}
-	if r := atkRow(t, rep, del.ID); string(r.ReasonCode) != "secret_unusable" || !strings.Contains(r.Fix, "restore-secret") {
-		t.Errorf("del: result %q code %q fix %q (%s)", r.Result, r.ReasonCode, r.Fix, r.Reason)
-	}
+	atkKeptAndHeld(t, h, rep, "del, whose new key's secret is scheduled for deletion", del.ID, "secret_unusable", "restore-secret")
 	if atkStatus(h, bob.ID) != "Inactive" {
 		t.Errorf("bob's old key is %s, want deactivated", atkStatus(h, bob.ID))
 	}
