@@ -151,6 +151,8 @@ func TestRotateFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name+"/"+c.mode.name, func(t *testing.T) {
+			// Each case has a simulator of its own.
+			t.Parallel()
 			runFaultCase(t, c.faultCase, c.mode)
 		})
 	}
