@@ -92,21 +92,20 @@ func TestAttackManualRedeactivationKeepsRollbackWindow(t *testing.T) {
 // made its plan, and deletion comes a full delete_after after that.
 func TestAttackSlowRunDeletesNotEarly(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, atkScenario(t, `
+	hook := &atkOnCall{before: true}
+	h := newHarnessWrapped(t, atkScenario(t, `
       - {name: slow, keys: [{age: 100d, last_used: 20d}]}
-`), "")
+`), "", hook.wrap)
 	old := atkKey(t, h, "slow", 0)
 	atkRun(t, h, "rotate", "--apply")
 	h.sim.Clock().Advance(e2eDeactivateAfter + time.Hour)
-	// Every time keyrotor looks at the clock, five minutes have passed.
-	slowNow := func() time.Time {
-		h.sim.Clock().Advance(5 * time.Minute)
-		return h.sim.Now()
-	}
+	// The run takes half an hour to reach the user's deactivation.
+	hook.mu.Lock()
+	hook.match = func(f url.Values) bool { return f.Get("Action") == "UpdateAccessKey" && f.Get("AccessKeyId") == old.ID }
+	hook.act = func() { h.sim.Clock().Advance(30 * time.Minute) }
+	hook.mu.Unlock()
 	h.sim.ResetCalls()
-	if res := h.runWith(slowNow, "rotate", "--apply", "--out", t.TempDir(), "--format", "json"); res.code != ExitOK {
-		t.Fatalf("slow run: exit %d\n%s", res.code, res.stderr)
-	}
+	atkRun(t, h, "rotate", "--apply")
 	var off time.Time
 	for _, c := range h.sim.Calls() {
 		if c.Action() == "iam:UpdateAccessKey" && c.ErrorCode == "" {
@@ -114,7 +113,7 @@ func TestAttackSlowRunDeletesNotEarly(t *testing.T) {
 		}
 	}
 	st, err := rotation.ParseState(h.sim.UserTags(atkAccount, "slow")[rotation.TagKey(old.ID)])
-	if err != nil || off.IsZero() || st.Phase != rotation.PhaseDeactivated || st.Deactivated.Before(off.Truncate(time.Second)) {
+	if err != nil || !hook.done || off.IsZero() || st.Phase != rotation.PhaseDeactivated || st.Deactivated.Before(off.Truncate(time.Second)) {
 		t.Fatalf("deactivation recorded %s (%v), but UpdateAccessKey ran at %s", st.Deactivated, err, off)
 	}
 	h.sim.Clock().Set(off.Add(e2eDeleteAfter - 2*time.Minute))
