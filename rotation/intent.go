@@ -52,7 +52,8 @@ func (p *userPlanner) planVanished() {
 }
 
 // recoverVanished handles the intent of an old key that is gone: it cleans
-// up the key the intent recorded or holds the keys it cannot account for.
+// up the key the secret records for it or holds the keys it cannot account
+// for.
 // It reports whether the intent must be kept.
 func (p *userPlanner) recoverVanished(oldID string, st State) (keep bool) {
 	if _, ok := p.byID[p.u.Secret.AccessKeyID]; ok && p.u.Secret.Holds(p.u.Secret.AccessKeyID, oldID) {
@@ -125,8 +126,8 @@ func (p *userPlanner) orphanBlocked(k Key, oldID string, st State) (Action, bool
 }
 
 // unproven holds key holdOn for k, a key created while oldID's intent was
-// pending that the intent does not record: keyrotor cannot show it created
-// it, so it is never deleted.
+// pending that the owner's secret does not record: keyrotor cannot show it
+// created it, so it is never deleted.
 func (p *userPlanner) unproven(k Key, holdOn, oldID string, st State) Action {
 	del, untag := cmdDeleteKey(p.u.Name, k.ID), cmdUntag(p.u.Name, oldID)
 	a := p.action(holdOn, ActionHold, vocab.ReasonOrphanUnproven, fmt.Sprintf(
