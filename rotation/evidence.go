@@ -108,16 +108,19 @@ func datesProblem(x Key, st State, now time.Time) string {
 
 // windowProblem checks that the replacement (nil when it is gone) was
 // created, and the secret last written, around the recorded issue time.
+// Since Secrets Manager may count the clock tag keyrotor writes later as a
+// change, a last write near the secret's clock is as good; only the
+// rotation role can have written either.
 func windowProblem(repl *Key, m SecretMeta, name string, issued time.Time) string {
-	near := func(t time.Time) bool { return t.Sub(issued).Abs() <= EvidenceWindow }
-	if repl != nil && !near(repl.Created) {
+	near := func(t, to time.Time) bool { return t.Sub(to).Abs() <= EvidenceWindow }
+	if repl != nil && !near(repl.Created, issued) {
 		return fmt.Sprintf("replacement %s was created %s, not within %s of the recorded issue (%s)",
 			repl.ID, stamp(repl.Created).Format(stateTimeFmt), EvidenceWindow, stamp(issued).Format(stateTimeFmt))
 	}
 	switch {
 	case m.Changed.IsZero():
 		return fmt.Sprintf("secret %s shows no time it was written", name)
-	case !near(m.Changed):
+	case !near(m.Changed, issued) && (m.Clock.Event == "" || !near(m.Changed, m.Clock.At)):
 		return fmt.Sprintf("secret %s was last written %s, not when the replacement was issued (%s)",
 			name, stamp(m.Changed).Format(stateTimeFmt), stamp(issued).Format(stateTimeFmt))
 	}
@@ -136,6 +139,11 @@ func rotationProblem(x Key, st State, keys []Key, m SecretMeta, secretName strin
 	}
 	if p := secretProblem(m, secretName, st.NewKeyID, x.ID); p != "" {
 		return p
+	}
+	if st.Phase == PhaseIssued && m.Clock.Event == ClockActive {
+		// keyrotor marks a key found on only after it deactivated it.
+		return fmt.Sprintf("secret %s says the old key was found on again (%s), but the tag says it was never deactivated",
+			secretName, m.Clock)
 	}
 	var repl *Key
 	for i := range keys {

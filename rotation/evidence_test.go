@@ -41,6 +41,14 @@ func TestEvidence(t *testing.T) {
 		{name: "replacement created long before the issue", st: st, keys: []Key{old, {ID: kK, Status: "Active", Created: issuedAt.Add(-3 * day24)}},
 			meta: good, wants: "replacement " + kK + " was created"},
 		{name: "secret written long after the issue", st: st, keys: []Key{old, repl}, meta: stored(kK, kA, fixedNow), wants: "was last written"},
+		{name: "secret last changed by the clock keyrotor wrote", st: st.WithDeactivated(ago(day24)), keys: []Key{old, repl},
+			meta: func() SecretMeta {
+				m := stored(kK, kA, ago(day24))
+				m.Clock = SecretClock{Event: ClockDeactivated, At: ago(day24)}
+				return m
+			}()},
+		{name: "issued, but the secret says found on again", st: st, keys: []Key{old, repl},
+			meta: func() SecretMeta { m := good; m.Clock = SecretClock{Event: ClockActive, At: issuedAt}; return m }(), wants: "never deactivated"},
 		{name: "own replacement", st: State{Phase: PhaseIssued, NewKeyID: kA}.WithIssued(kA, issuedAt), keys: []Key{old}, meta: good,
 			wants: "its own replacement"},
 		{name: "deactivated before issued", st: func() State { s := st.WithDeactivated(issuedAt.Add(-day24)); return s }(),
