@@ -203,9 +203,15 @@ type SecretsConfig struct {
 	NameTemplate string `yaml:"name_template"`
 	// KMSKeyID encrypts the secret; empty means the AWS managed key.
 	KMSKeyID string `yaml:"kms_key_id"`
-	// UserReadPolicy attaches a resource policy letting the IAM user read
-	// its own secret, so that the owner can fetch the new key.
+	// UserReadPolicy adds to every secret's resource policy a statement
+	// letting the IAM user read its own secret, so that the owner can fetch
+	// the new key. The policy denies reading to everyone else either way.
 	UserReadPolicy bool `yaml:"user_read_policy"`
+	// BreakGlassPrincipals are IAM role or user ARNs (the account may be
+	// "*") excepted from the denials of every secret's resource policy:
+	// they may read any user's secret and change or delete it. Empty: only
+	// the owner reads and only the rotation role writes.
+	BreakGlassPrincipals []string `yaml:"break_glass_principals"`
 }
 
 // SecretName renders NameTemplate for one user.

@@ -203,6 +203,8 @@ func TestParseErrors(t *testing.T) {
 		{"template without user", lines(minimal, "secrets:", "  name_template: \"keyrotor/{{.AccountID}}\""), 4, "secrets.name_template", "must include {{.UserName}}"},
 		{"template bad name", lines(minimal, "secrets:", "  name_template: \"keyrotor/{{.UserName}} key\""), 4, "secrets.name_template", "not a valid secret name"},
 		{"bad kms key", lines(minimal, "secrets:", "  kms_key_id: my-key"), 4, "secrets.kms_key_id", "not a KMS key"},
+		{"break-glass principal not a role or user ARN", lines(minimal, "secrets:", "  break_glass_principals: [\"arn:aws:iam::*:role/BreakGlass\", \"BreakGlass\"]"),
+			4, "secrets.break_glass_principals[1]", "not a valid IAM role or user ARN"},
 		{"address template not an address", lines(minimal, "  address_template: \"{{.UserName}}\""), 3, "notifications.address_template", `renders "alice"`},
 		{"address template does not parse", lines(minimal, "  address_template: \"{{.UserName}@example.com\""), 3, "notifications.address_template", "bad template"},
 		{"bad recipient tag", lines(minimal, "  recipient_tags: [\"e*mail\"]"), 3, "notifications.recipient_tags[0]", "not a valid IAM tag key"},
@@ -606,11 +608,12 @@ func TestTemplatesAndTags(t *testing.T) {
 		t.Errorf("Address without template = %q, %v", got, err)
 	}
 	tag := c.RotationExemptions().Tag
-	if !tag.Matches("Exempt", "anything") || tag.Matches("exempt", "x") {
+	// IAM tag keys are case-insensitive, so the exemption tag is too.
+	if !tag.Matches("Exempt", "anything") || !tag.Matches("exempt", "x") || tag.Matches("Exempted", "x") {
 		t.Errorf("TagMatch %+v with empty value", tag)
 	}
 	def := defaultConfig().RotationExemptions().Tag
-	if !def.Matches("keyrotor:exempt", "true") || def.Matches("keyrotor:exempt", "false") {
+	if !def.Matches("keyrotor:exempt", "true") || !def.Matches("Keyrotor:Exempt", "True") || def.Matches("keyrotor:exempt", "false") {
 		t.Errorf("TagMatch %+v", def)
 	}
 }

@@ -105,6 +105,7 @@ func (c *Config) RotationSecrets() rotation.SecretSettings {
 	s := c.Secrets
 	return rotation.SecretSettings{
 		Region: s.Region, KMSKeyID: s.KMSKeyID, UserReadPolicy: s.UserReadPolicy,
+		BreakGlass: slices.Clone(s.BreakGlassPrincipals),
 		Name: func(accountID, accountName, userName string) (string, error) {
 			return s.SecretName(TemplateData{AccountID: accountID, AccountName: accountName, UserName: userName})
 		},

@@ -344,6 +344,8 @@ func (v *validator) secrets(s SecretsConfig) {
 	if s.KMSKeyID != "" && !patterns.kmsKey.MatchString(s.KMSKeyID) {
 		v.errorf("secrets.kms_key_id", "%q is not a KMS key ID, key ARN, alias name or alias ARN", s.KMSKeyID)
 	}
+	v.names("secrets.break_glass_principals", s.BreakGlassPrincipals, patterns.principalARN,
+		"IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME, the account may be *)")
 }
 
 func (v *validator) notifications(n NotificationsConfig) {
@@ -433,7 +435,7 @@ func (v *validator) report(r ReportConfig) {
 var patterns = struct {
 	accountID, ou, region, roleName, userName, groupName, rolePath,
 	externalID, sessionName, tagKey, tagValue, sesConfigSet, secretName,
-	kmsKey *regexp.Regexp
+	kmsKey, principalARN *regexp.Regexp
 }{
 	accountID:    regexp.MustCompile(`^\d{12}$`),
 	ou:           regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$`),
@@ -450,4 +452,5 @@ var patterns = struct {
 	secretName:   regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`),
 	kmsKey: regexp.MustCompile(`^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+|` +
 		`alias/[A-Za-z0-9/_-]+|mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`),
+	principalARN: regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}|\*):(role|user)/[\w+=,.@/*-]{1,512}$`),
 }

@@ -129,8 +129,8 @@ func TestMemberRotationPolicyIsWhatRotateCalls(t *testing.T) {
 		"iam:GetAccessKeyLastUsed", "iam:GetCredentialReport", "iam:GetGroup",
 		"iam:ListAccessKeys", "iam:ListUserTags", "iam:ListUsers", "iam:SimulatePrincipalPolicy", "iam:TagUser",
 		"iam:UntagUser", "iam:UpdateAccessKey",
-		"kms:Decrypt", "kms:GenerateDataKey",
-		"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
+		"kms:DescribeKey", "kms:GenerateDataKey", "kms:GetKeyPolicy",
+		"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
 		"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue", "secretsmanager:TagResource",
 	}
 	if got := mustPolicy(t, MemberRotationPolicy).Actions(); !slices.Equal(got, want) {
@@ -138,8 +138,14 @@ func TestMemberRotationPolicyIsWhatRotateCalls(t *testing.T) {
 	}
 	for _, st := range mustPolicy(t, MemberRotationPolicy).Statement {
 		for _, a := range st.Action {
-			if strings.HasPrefix(a, "kms:") && st.Condition["StringLike"]["kms:ViaService"] == nil {
+			// The key encrypts through Secrets Manager only; reading a
+			// key's metadata and policy (the owner decrypt check) is direct.
+			if a == "kms:GenerateDataKey" && st.Condition["StringLike"]["kms:ViaService"] == nil {
 				t.Errorf("statement %s: %s without a kms:ViaService condition", st.Sid, a)
+			}
+			// No keyrotor role reads a secret's value.
+			if a == "secretsmanager:GetSecretValue" || a == "kms:Decrypt" {
+				t.Errorf("statement %s: grants %s", st.Sid, a)
 			}
 			if (a == "iam:TagUser" || a == "iam:UntagUser") &&
 				!slices.Equal(st.Condition["ForAllValues:StringLike"]["aws:TagKeys"], Strings{"keyrotor:*"}) {
@@ -156,8 +162,11 @@ func TestReadOnlyPolicyWritesNothing(t *testing.T) {
 	d := mustPolicy(t, MemberReadOnlyPolicy)
 	for _, a := range d.Actions() {
 		_, op, _ := strings.Cut(a, ":")
-		if awssim.IsWriteOp(op) && a != "kms:Decrypt" {
+		if awssim.IsWriteOp(op) {
 			t.Errorf("read-only policy grants write action %s", a)
+		}
+		if a == "secretsmanager:GetSecretValue" || a == "kms:Decrypt" {
+			t.Errorf("read-only policy grants %s: it may read no secret", a)
 		}
 	}
 	rot := mustPolicy(t, MemberRotationPolicy).Actions()
@@ -240,7 +249,7 @@ func TestAllowList(t *testing.T) {
 		"iam:CreateAccessKey":         {"arn:aws:iam::*:user/*"},
 		"iam:GetGroup":                {"arn:aws:iam::*:group/*"},
 		"secretsmanager:CreateSecret": {"arn:aws:secretsmanager:*:*:secret:keyrotor/*"},
-		"kms:Decrypt":                 {"arn:aws:kms:*:*:key/*"},
+		"kms:GenerateDataKey":         {"arn:aws:kms:*:*:key/*"},
 	}
 	for a, want := range wantRes {
 		if !slices.Equal(resources[a], want) {
@@ -378,7 +387,8 @@ func methods[T any]() []string {
 // here fails, before a deployment finds out with AccessDenied.
 func TestPoliciesCoverTheCode(t *testing.T) {
 	iamCalls := slices.Concat(methods[rotation.IAMReader](), methods[rotation.IAMWriter](), methods[rotation.SimulateAPI]())
-	readonlySecrets := methods[rotation.SecretReader]()
+	readonlySecrets := methods[rotation.SecretMetaReader]()
+	kmsCalls := methods[rotation.KeyPolicyReader]()
 	rotateSecrets := append(methods[rotation.SecretsAPI](), readonlySecrets...)
 	prefixed := func(svc string, ops []string) []string {
 		var out []string
@@ -391,9 +401,9 @@ func TestPoliciesCoverTheCode(t *testing.T) {
 		policy string
 		need   []string
 	}{
-		{MemberRotationPolicy, append(prefixed("iam", iamCalls), prefixed("secretsmanager", rotateSecrets)...)},
+		{MemberRotationPolicy, slices.Concat(prefixed("iam", iamCalls), prefixed("secretsmanager", rotateSecrets), prefixed("kms", kmsCalls))},
 		{MemberReadOnlyPolicy, slices.Concat(prefixed("iam", methods[rotation.IAMReader]()), prefixed("iam", methods[rotation.SimulateAPI]()),
-			prefixed("secretsmanager", readonlySecrets))},
+			prefixed("secretsmanager", readonlySecrets), prefixed("kms", kmsCalls))},
 		{CentralRunnerPolicy, slices.Concat(
 			prefixed("organizations", methods[accounts.OrganizationsAPI]()),
 			prefixed("ses", methods[notify.SESAPI]()),

@@ -55,7 +55,8 @@ func (r Recipients) Describe() string {
 }
 
 // ResolveRecipients decides who receives notice n. It tries, in order: the
-// user's tags named in cfg.RecipientTags (the first valid address wins),
+// user's tags named in cfg.RecipientTags, keys compared case-insensitively
+// as IAM does (the first valid address wins),
 // cfg.AddressTemplate, the account's contacts, and cfg.SecurityTeam. An
 // invalid candidate is skipped and its reason kept in Skipped. When no
 // source yields an address the error wraps ErrNoRecipient and says what was
@@ -66,7 +67,9 @@ func ResolveRecipients(cfg Settings, n rotation.Notice, contacts []string) (Reci
 
 	var missingTags []string
 	for _, key := range cfg.RecipientTags {
-		v, ok := n.UserTags[key]
+		// IAM tag keys are case-insensitive: a user tagged Email carries
+		// the tag email.
+		v, ok := rotation.TagValue(n.UserTags, key)
 		if !ok {
 			missingTags = append(missingTags, key)
 			continue

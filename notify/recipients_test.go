@@ -41,6 +41,10 @@ func TestResolveRecipients(t *testing.T) {
 			want: []string{"bob@corp.example.com"}, source: notify.SourceTag, describe: "tag owner",
 		},
 		{
+			name: "tag keys compared case-insensitively, as IAM does", tags: map[string]string{"EMAIL": "alice@corp.example.com", "owner": "bob@corp.example.com"},
+			want: []string{"alice@corp.example.com"}, source: notify.SourceTag, describe: "tag email",
+		},
+		{
 			name: "surrounding space is trimmed", tags: map[string]string{"email": "  alice@corp.example.com "},
 			want: []string{"alice@corp.example.com"}, source: notify.SourceTag, describe: "tag email",
 		},

@@ -15,26 +15,37 @@ type ActionKind string
 const (
 	// ActionNone: nothing to do yet; Reason and Due say what comes next.
 	// Notify may still name a mail that an earlier run failed to send.
+	// When Next differs from State (a retired key found off again after it
+	// was on), mirror the new deletion clock on the owner's secret, then tag
+	// Next.
 	ActionNone ActionKind = "none"
 	// ActionIssue: tag Next (the issuing intent) on the user, re-read the
-	// tags (a fresh intent of another run means skip), CreateAccessKey,
-	// store the secret, tag Next.WithIssued(newKey, t), mail Notify.
+	// tags (a fresh intent of another run means skip), prepare the owner's
+	// secret (SecretStore.Prepare), CreateAccessKey, record the new key on
+	// the secret, store its value, tag Next.WithIssued(newKey, t), mail
+	// Notify.
 	ActionIssue ActionKind = "issue"
 	// ActionAdopt: an interrupted issue left replacement NewKeyID whose
 	// secret is stored; tag Next (state issued) and mail Notify.
 	ActionAdopt ActionKind = "adopt"
 	// ActionCleanup: DeleteAccessKey KeyID, a key an interrupted issue
-	// created but whose secret was never stored. No tag changes.
+	// created and recorded on the owner's secret but whose value was never
+	// stored, after listing the keys again (the user keeps another active
+	// key) and asking its last use (never used). No tag changes.
 	ActionCleanup ActionKind = "cleanup"
-	// ActionDeactivate: UpdateAccessKey KeyID Inactive, then tag Next
-	// (state deactivated) and mail Notify.
+	// ActionDeactivate: list the keys (NewKeyID still an active key) and
+	// re-read the state tag, UpdateAccessKey KeyID Inactive, list the keys
+	// again (if NewKeyID went, turn KeyID on again and skip), mirror the
+	// deactivation time on the owner's secret, then tag Next (state
+	// deactivated, at that time) and mail Notify.
 	ActionDeactivate ActionKind = "deactivate"
 	// ActionDelete: DeleteAccessKey KeyID (always an inactive key), then
 	// UntagUser TagKey(KeyID) if State.Phase is set, and mail Notify.
 	ActionDelete ActionKind = "delete"
-	// ActionHold: a human must act; Reason says how. Notify is
-	// EventReminder when a reminder is due (then tag
-	// State.WithNotified(EventReminder, t)).
+	// ActionHold: a human must act; Reason says how. When Next differs from
+	// State (a retired key found active), mirror that on the owner's secret,
+	// then tag Next. Notify is EventReminder when a reminder is due (then
+	// tag State.WithNotified(EventReminder, t)).
 	ActionHold ActionKind = "hold"
 	// ActionSkip: another run is working on the key; leave it alone.
 	ActionSkip ActionKind = "skip"
@@ -59,11 +70,6 @@ const (
 	// IntentLease is how long an issuing intent of another run is left
 	// alone before this run recovers it.
 	IntentLease = 15 * time.Minute
-	// OrphanSkew is the clock skew allowed when deciding that a key was
-	// created by the issue an intent announced: created no earlier than the
-	// intent time minus this, and no later than the intent time plus
-	// IntentLease plus this.
-	OrphanSkew = 5 * time.Minute
 	// ReminderInterval is how often an "old key still in use" reminder is
 	// repeated while the old key is held.
 	ReminderInterval = 7 * 24 * time.Hour

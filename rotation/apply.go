@@ -131,11 +131,13 @@ func (r *userRun) apply(ctx context.Context, a Action) Outcome {
 	return Outcome{Action: a, Result: vocab.ResultFailed, Err: fmt.Errorf("unknown action %q", a.Kind)}
 }
 
-// passive handles actions that change nothing but may owe a mail: a Hold's
-// reminder, or a None's mail that an earlier run failed to send.
+// passive handles actions that change no key but may record what the plan
+// observed (see userRun.record) and may owe a mail: a Hold's reminder, or a
+// None's mail that an earlier run failed to send.
 func (r *userRun) passive(ctx context.Context, a Action, result vocab.Result) Outcome {
 	o := Outcome{Action: a, Result: result, NewKeyID: a.NewKeyID}
-	if a.Notify != "" {
+	r.record(ctx, a, &o)
+	if a.Notify != "" && o.Err == nil {
 		r.notify(ctx, a, a.Next, "", true, &o)
 	}
 	return o

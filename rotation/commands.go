@@ -28,3 +28,18 @@ func cmdSetStatus(user, keyID string, status vocab.KeyStatus) string {
 func cmdReactivate(account, user, keyID string) string {
 	return fmt.Sprintf("keyrotor reactivate --account %s --user %s --key %s", account, user, keyID)
 }
+
+// cmdRestoreSecret cancels the scheduled deletion of a secret.
+func cmdRestoreSecret(name string) string {
+	return fmt.Sprintf("aws secretsmanager restore-secret --secret-id %s", name)
+}
+
+// cmdGrantDecrypt lets a user decrypt with a KMS key.
+func cmdGrantDecrypt(keyID, userARN string) string {
+	return fmt.Sprintf("aws kms create-grant --key-id %s --grantee-principal %s --operations Decrypt", keyID, userARN)
+}
+
+// cmdDescribeSecret shows what Secrets Manager answers about a secret.
+func cmdDescribeSecret(name string) string {
+	return fmt.Sprintf("aws secretsmanager describe-secret --secret-id %s", name)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"keyrotor/accounts"
@@ -12,16 +13,16 @@ import (
 // The SDK clients a run uses in a member account satisfy every narrow
 // interface of this package.
 var (
-	_ IAMReader    = (*iam.Client)(nil)
-	_ IAMWriter    = (*iam.Client)(nil)
-	_ SimulateAPI  = (*iam.Client)(nil)
-	_ SecretsAPI   = (*secretsmanager.Client)(nil)
-	_ SecretReader = (*secretsmanager.Client)(nil)
+	_ IAMReader        = (*iam.Client)(nil)
+	_ IAMWriter        = (*iam.Client)(nil)
+	_ SimulateAPI      = (*iam.Client)(nil)
+	_ SecretsAPI       = (*secretsmanager.Client)(nil)
+	_ SecretMetaReader = (*secretsmanager.Client)(nil)
 )
 
 // NewConnector returns a Runner.Connect that assumes the rotation role
 // roleFor gives in each account and builds the clients a run needs there,
-// Secrets Manager's in secretsRegion.
+// Secrets Manager's and KMS's in secretsRegion.
 func NewConnector(assumer *accounts.Assumer, roleFor func(accountID string) accounts.Role, secretsRegion string) func(context.Context, AccountTarget) (AccountAPI, error) {
 	return func(ctx context.Context, t AccountTarget) (AccountAPI, error) {
 		role := roleFor(t.ID)
@@ -33,6 +34,9 @@ func NewConnector(assumer *accounts.Assumer, roleFor func(accountID string) acco
 		return AccountAPI{
 			IAM: client,
 			Secrets: secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+				o.Region = secretsRegion
+			}),
+			KMS: kms.NewFromConfig(cfg, func(o *kms.Options) {
 				o.Region = secretsRegion
 			}),
 			Permissions: client,

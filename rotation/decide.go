@@ -22,6 +22,17 @@ func (p *userPlanner) decideOwn(k Key) {
 		return
 	}
 	st, ok := p.states[k.ID]
+	if problem, bad := p.tampered[k.ID]; ok && bad {
+		p.holdTampered(k.ID, problem)
+		return
+	}
+	if ok && st.Phase != PhaseIssuing && !p.u.Secret.Deleted.IsZero() {
+		restore := cmdRestoreSecret(p.secretName())
+		p.hold(k.ID, vocab.ReasonSecretUnusable, fmt.Sprintf(
+			"secret %s, which holds the replacement %s, is scheduled for deletion on %s; the old key %s stays as it is until the secret is restored: %s",
+			p.secretName(), st.NewKeyID, day(p.u.Secret.Deleted), k.ID, restore), restore)
+		return
+	}
 	switch {
 	case !ok && k.Active() && isStale(k, p.pol, p.now):
 		p.wantIssue = append(p.wantIssue, k.ID)
@@ -49,6 +60,11 @@ func (p *userPlanner) decideOwn(k Key) {
 // reactivated): wait, deactivate, or hold.
 func (p *userPlanner) evalIssued(x Key, st State) Action {
 	start := st.Since()
+	if c := p.u.Secret.Clock; c.Event == ClockActive && c.At.After(start) {
+		// The secret says the key was found (or put back) on later than the
+		// tag does: the later one counts.
+		start = c.At
+	}
 	due := start.Add(p.pol.DeactivateAfter)
 	newID := st.NewKeyID
 	repl, exists := p.byID[newID]
@@ -87,6 +103,11 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 		return a
 	}
 	deactivate := func(code vocab.Reason, reason string) Action {
+		if x.Active() {
+			if hold, blocked := p.decryptBlocks(x, newID); blocked {
+				return hold
+			}
+		}
 		a := p.action(x.ID, ActionDeactivate, code, reason+fmt.Sprintf("; deletion due %s", day(p.now.Add(p.pol.DeleteAfter))))
 		a.NewKeyID, a.Next, a.Notify, a.Grace = newID, st.WithDeactivated(p.now), EventDeactivated, p.pol.DeleteAfter
 		a.Due = p.now.Add(p.pol.DeleteAfter)
@@ -141,18 +162,59 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 }
 
 // evalDeactivated decides an old key keyrotor deactivated: wait or delete.
+// Deletion comes a full DeleteAfter after the key was last turned off: if
+// it was turned on again since keyrotor deactivated it (a run saw it
+// Active, or it was used), the grace period restarts from the run that
+// finds it off again.
 func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 	if x.Active() {
 		off := cmdSetStatus(p.u.Name, x.ID, vocab.KeyInactive)
 		a := p.action(x.ID, ActionHold, vocab.ReasonReactivatedOutside, fmt.Sprintf(
-			"keyrotor deactivated this key on %s but it was reactivated outside keyrotor; to keep it for a while run %s (restarts the grace period), otherwise deactivate it again: %s",
-			day(st.Deactivated), cmdReactivate(p.account, p.u.Name, x.ID), off))
+			"keyrotor deactivated this key on %s but it was reactivated outside keyrotor; to keep it for a while run %s (restarts the grace period), otherwise deactivate it again: %s (deletion then comes %s after a run finds it inactive)",
+			day(st.Deactivated), cmdReactivate(p.account, p.u.Name, x.ID), off, days(p.pol.DeleteAfter)))
 		a.NewKeyID, a.Fix = st.NewKeyID, off
+		if st.SeenActive.IsZero() {
+			a.Next = st.WithSeenActive(p.now)
+		}
 		return a
 	}
-	due := st.Deactivated.Add(p.pol.DeleteAfter)
+	clock := p.u.Secret.Clock
+	usedSince := x.LastUsed != nil && x.LastUsed.After(st.Deactivated.Add(ClockSkew))
+	seenOn := clock.Event == ClockActive && !clock.At.Before(st.Deactivated.Add(-ClockSkew))
+	if !st.SeenActive.IsZero() || seenOn || usedSince {
+		var how string
+		switch {
+		case !st.SeenActive.IsZero():
+			how = "a run found it active on " + day(st.SeenActive)
+		case seenOn:
+			how = fmt.Sprintf("secret %s records it active on %s", p.secretName(), day(clock.At))
+		default:
+			how = "it was used on " + day(*x.LastUsed)
+		}
+		due := p.now.Add(p.pol.DeleteAfter)
+		a := p.action(x.ID, ActionNone, vocab.ReasonDeletionWaiting, fmt.Sprintf(
+			"keyrotor deactivated this key on %s, it was turned on again since (%s) and is inactive now: the %s before deletion restart today; deletion due %s",
+			day(st.Deactivated), how, days(p.pol.DeleteAfter), day(due)))
+		a.NewKeyID, a.Next, a.Due, a.Grace = st.NewKeyID, st.WithDeactivated(p.now), due, p.pol.DeleteAfter
+		return a
+	}
+	if clock.Event != ClockDeactivated {
+		// Only the rotation role writes the secret's clock: without it,
+		// nothing but an IAM tag says keyrotor retired the key.
+		untag := cmdUntag(p.u.Name, x.ID)
+		a := p.action(x.ID, ActionHold, vocab.ReasonStateTampered, fmt.Sprintf(
+			"keyrotor's state tag %s says keyrotor deactivated the key on %s, but secret %s records no deactivation (tag %s is %q); keyrotor deletes only keys it provably retired. Nothing is changed; if nobody tampered with the tag, remove it: %s",
+			TagKey(x.ID), day(st.Deactivated), p.secretName(), SecretTagClock, clock.String(), untag))
+		a.Fix = untag
+		return a
+	}
+	start := st.Deactivated
+	if clock.At.After(start) {
+		start = clock.At
+	}
+	due := start.Add(p.pol.DeleteAfter)
 	if p.now.Before(due) {
-		a := p.action(x.ID, ActionNone, vocab.ReasonDeletionWaiting, fmt.Sprintf("deactivated by keyrotor %s; deletion due %s", day(st.Deactivated), day(due)))
+		a := p.action(x.ID, ActionNone, vocab.ReasonDeletionWaiting, fmt.Sprintf("deactivated by keyrotor %s; deletion due %s", day(start), day(due)))
 		a.NewKeyID, a.Due, a.Grace = st.NewKeyID, due, p.pol.DeleteAfter
 		if !st.Notified.Has(EventDeactivated) {
 			a.Notify = EventDeactivated
@@ -173,10 +235,47 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 		a.NewKeyID, a.Fix = st.NewKeyID, untag
 		return a
 	}
+	if !x.LastUsedFresh {
+		// A use after the deactivation would restart the grace period;
+		// the credential report may be hours behind.
+		a := p.action(x.ID, ActionHold, vocab.ReasonLastUseUnconfirmed,
+			"deletion is due but the key's last use was not confirmed with GetAccessKeyLastUsed in this run; not deleting on credential-report data")
+		a.NewKeyID = st.NewKeyID
+		return a
+	}
 	a := p.action(x.ID, ActionDelete, vocab.ReasonRetired, fmt.Sprintf(
-		"deactivated by keyrotor %s; the %s before deletion ended %s", day(st.Deactivated), days(p.pol.DeleteAfter), day(due)))
+		"deactivated by keyrotor %s; the %s before deletion ended %s", day(start), days(p.pol.DeleteAfter), day(due)))
 	a.NewKeyID, a.Next, a.Notify = st.NewKeyID, State{}, EventDeleted
 	return a
+}
+
+// decryptBlocks holds the deactivation of x when the owner's secret is
+// encrypted with a customer managed KMS key that the owner may not use (or
+// that this run could not check): the owner could not read the
+// replacement, so the old key must keep working.
+func (p *userPlanner) decryptBlocks(x Key, newID string) (Action, bool) {
+	key := p.u.Secret.KMSKeyID
+	if !customerKey(key) {
+		return Action{}, false
+	}
+	d := p.u.OwnerDecrypt
+	if d.Checked && d.Allowed {
+		return Action{}, false
+	}
+	why := "it could not be checked in this run"
+	if d.Problem != "" {
+		why = d.Problem
+	}
+	keyRef := key
+	if d.KeyARN != "" {
+		keyRef = d.KeyARN
+	}
+	grant := cmdGrantDecrypt(keyRef, p.u.ARN)
+	a := p.action(x.ID, ActionHold, vocab.ReasonOwnerCannotDecrypt, fmt.Sprintf(
+		"deactivation is due, but secret %s is encrypted with KMS key %s and the owner %s may not decrypt it (%s); the old key stays active until the owner can read the replacement %s, e.g. %s",
+		p.secretName(), keyRef, p.u.Name, why, newID, grant))
+	a.NewKeyID, a.Fix = newID, grant
+	return a, true
 }
 
 // foreignInactive decides an inactive key keyrotor did not deactivate.

@@ -12,8 +12,8 @@ import (
 )
 
 // IAMWriter is the part of IAM the executor calls; *iam.Client satisfies it.
-// ListUserTags is here because an issue re-reads the user's tags to detect a
-// concurrent run.
+// ListUserTags is here because a step re-reads the user's tags to detect a
+// concurrent run or a changed state.
 type IAMWriter interface {
 	CreateAccessKey(ctx context.Context, in *iam.CreateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error)
 	UpdateAccessKey(ctx context.Context, in *iam.UpdateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
@@ -21,8 +21,12 @@ type IAMWriter interface {
 	TagUser(ctx context.Context, in *iam.TagUserInput, optFns ...func(*iam.Options)) (*iam.TagUserOutput, error)
 	UntagUser(ctx context.Context, in *iam.UntagUserInput, optFns ...func(*iam.Options)) (*iam.UntagUserOutput, error)
 	ListUserTags(ctx context.Context, in *iam.ListUserTagsInput, optFns ...func(*iam.Options)) (*iam.ListUserTagsOutput, error)
-	// ListAccessKeys re-reads a key's status right before it is deleted.
+	// ListAccessKeys re-reads the user's keys right before a key is
+	// deactivated or deleted.
 	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	// GetAccessKeyLastUsed confirms right before an orphan is deleted
+	// that nobody has used it.
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 }
 
 // Reasons for a skip decided by the executor; Outcome.Err wraps one of them

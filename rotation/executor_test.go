@@ -82,6 +82,11 @@ func (e *exEnv) secretName(user string) string { return "keyrotor/" + exAccount 
 
 func (e *exEnv) userARN(user string) string { return "arn:aws:iam::" + exAccount + ":user/" + user }
 
+// writerARN is the principal the tests' executor acts as (the account's
+// root, standing in for the rotation role), which the secrets' policies
+// let write.
+func (e *exEnv) writerARN() string { return "arn:aws:iam::" + exAccount + ":root" }
+
 func (e *exEnv) ago(d time.Duration) time.Time { return e.sim.Now().Add(-d) }
 
 // addUser creates a user with keys and returns the keys' credentials.
@@ -115,32 +120,22 @@ func (e *exEnv) inventory() rotation.Inventory {
 				LastUsedService: k.LastService, LastUsedRegion: k.LastRegion, LastUsedFresh: true,
 			})
 		}
-		if u.HasIntent() {
-			u.StoredSecretKeyID = e.storedKeyID(name)
+		if u.HasState() {
+			m, err := rotation.ReadSecretMeta(context.Background(), e.sm, e.secretName(name))
+			if err != nil {
+				e.t.Fatalf("secret metadata of %s: %v", name, err)
+			}
+			u.Secret = m
 		}
 		inv.Users = append(inv.Users, u)
 	}
 	return inv
 }
 
-// storedKeyID is the access key ID in the user's current secret version.
-func (e *exEnv) storedKeyID(user string) string {
-	e.t.Helper()
-	v, ok := e.sim.SecretValue(exAccount, exRegion, e.secretName(user))
-	if !ok {
-		return ""
-	}
-	var s struct{ AccessKeyId string }
-	if err := json.Unmarshal([]byte(v), &s); err != nil {
-		e.t.Fatalf("secret of %s is not JSON", user)
-	}
-	return s.AccessKeyId
-}
-
 func (e *exEnv) executor(runID string) *rotation.Executor {
 	return &rotation.Executor{
 		IAM:      e.iam,
-		Secrets:  rotation.SecretStore{API: e.sm, UserReadPolicy: true},
+		Secrets:  rotation.SecretStore{API: e.sm, UserReadPolicy: true, WriterARN: e.writerARN()},
 		Notifier: e.notifier,
 		Now:      e.sim.Now,
 		RunID:    runID, AccountID: exAccount, AccountName: "member", SecretRegion: exRegion,
@@ -316,6 +311,9 @@ func describeOutcomes(outs []rotation.Outcome) string {
 	var b strings.Builder
 	for _, o := range outs {
 		fmt.Fprintf(&b, "\n  %s %s %s: %q err=%v notifyErr=%v", o.Action.User, o.Action.Kind, o.Action.KeyID, o.Result, o.Err, o.NotifyErr)
+		if o.Action.Kind == rotation.ActionHold {
+			fmt.Fprintf(&b, " (%s: %s)", o.Action.Code, o.Action.Reason)
+		}
 	}
 	return b.String()
 }
@@ -452,9 +450,12 @@ func TestExecutorIssueEndToEnd(t *testing.T) {
 		t.Errorf("bob can read alice's secret")
 	}
 
-	// Exactly the documented calls, in order.
-	wantOps := []string{"iam:TagUser", "iam:CreateAccessKey", "secretsmanager:CreateSecret",
-		"secretsmanager:PutResourcePolicy", "iam:TagUser", "iam:TagUser"}
+	// Exactly the documented calls, in order: the intent, the secret made
+	// the owner's (created without a value, given its policy), the key,
+	// the key recorded on the secret, its value, the issued state and the
+	// mail recorded.
+	wantOps := []string{"iam:TagUser", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy", "iam:CreateAccessKey",
+		"secretsmanager:TagResource", "secretsmanager:PutSecretValue", "iam:TagUser", "iam:TagUser"}
 	var ops []string
 	for _, c := range e.writeOps() {
 		if c != "sts:GetCallerIdentity" {
@@ -483,7 +484,7 @@ func TestExecutorStoreFailureDeletesNewKey(t *testing.T) {
 			e := exNewEnv(t, 3)
 			alice := e.addUser("alice", awssim.KeySpec{Created: e.ago(100 * exDay)})
 			oldKey := alice[0].AccessKeyID
-			e.sim.InjectFault(awssim.Fault{Service: "secretsmanager", Op: "CreateSecret", Times: 100,
+			e.sim.InjectFault(awssim.Fault{Service: "secretsmanager", Op: "PutSecretValue", Times: 100,
 				Code: "InternalServiceError", Status: 500})
 			if deleteFails {
 				e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "DeleteAccessKey", Times: 100, Code: "ServiceFailure", Status: 500})
@@ -558,6 +559,8 @@ func TestExecutorCutConnectionConverges(t *testing.T) {
 		{name: "intent TagUser", service: "iam", op: "TagUser", nth: 1, attempts: 1},
 		{name: "issued TagUser", service: "iam", op: "TagUser", nth: 2, attempts: 1},
 		{name: "notified TagUser", service: "iam", op: "TagUser", nth: 3, attempts: 1},
+		{name: "record TagResource", service: "secretsmanager", op: "TagResource", attempts: 1},
+		{name: "PutSecretValue of a new secret", service: "secretsmanager", op: "PutSecretValue", attempts: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -762,8 +765,8 @@ func TestExecutorLimitExceededSkips(t *testing.T) {
 	if o.Result != vocab.ResultSkipped || !errors.Is(o.Err, rotation.ErrConcurrentChange) || o.Code() != vocab.ReasonConcurrentChange {
 		t.Fatalf("issue: %s", describeOutcomes(outs))
 	}
-	if got := e.writeOps(); !slices.Equal(got, []string{"iam:TagUser", "iam:CreateAccessKey"}) {
-		t.Errorf("write calls = %v, want the intent and the refused CreateAccessKey only", got)
+	if got := e.writeOps(); !slices.Equal(got, []string{"iam:TagUser", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy", "iam:CreateAccessKey"}) {
+		t.Errorf("write calls = %v, want the intent, the secret prepared and the refused CreateAccessKey only", got)
 	}
 	keys := e.keysOf("alice")
 	if len(keys) != 2 || keys[oldKey].Status != "Active" || keys[other.AccessKeyID].Status != "Active" {
@@ -1055,7 +1058,7 @@ func TestExecutorWithCollect(t *testing.T) {
 	}
 	// bob's issue fails to record its issued state (the 5th TagUser: alice
 	// goes first and tags three times): the next run must adopt through
-	// the secret Collect reads.
+	// the secret metadata Collect reads.
 	e.sim.InjectFault(awssim.Fault{Service: "iam", Op: "TagUser", Nth: 5, Code: "ServiceFailure", Status: 500})
 	inv := e.inventory()
 	first := e.executor("run-1")

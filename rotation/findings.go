@@ -15,6 +15,11 @@ const (
 	FindingUnusedKey = "unused_key"
 	// FindingMultipleActiveKeys: one of a user's several active keys.
 	FindingMultipleActiveKeys = "multiple_active_keys"
+	// FindingStateTampered: the key's keyrotor state tag disagrees with the
+	// evidence an insider cannot forge (see vocab.ReasonStateTampered):
+	// someone wrote it who should not have, or keyrotor's own trail is
+	// broken. Either way a human should look.
+	FindingStateTampered = "state_tampered"
 )
 
 // findingControls maps each finding to the benchmark controls it evidences.
@@ -24,6 +29,9 @@ var findingControls = map[string][]string{
 	FindingStaleKey:           {"CIS v1.4-v4.0 1.14", "CIS v5.0 1.13", "CIS v6.0 2.13", "Security Hub IAM.3"},
 	FindingUnusedKey:          {"CIS v1.4-v4.0 1.12", "CIS v5.0 1.11", "CIS v6.0 2.11", "Security Hub IAM.22"},
 	FindingMultipleActiveKeys: {"CIS v1.4-v4.0 1.13", "CIS v5.0 1.12", "CIS v6.0 2.12"},
+	// No benchmark control covers it; it is evidence of an attempt on
+	// keyrotor's own state.
+	FindingStateTampered: {},
 }
 
 // Finding is one compliance finding on a key.

@@ -3,7 +3,6 @@ package rotation
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"golang.org/x/sync/errgroup"
 
 	"keyrotor/vocab"
@@ -31,12 +28,6 @@ type IAMReader interface {
 	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 	GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error)
 	GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error)
-}
-
-// SecretReader reads users' secrets, to learn which access key a secret
-// holds; *secretsmanager.Client satisfies it.
-type SecretReader interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
 // DefaultReportWait is how long Collect waits for a credential report that
@@ -69,9 +60,18 @@ type InventoryOptions struct {
 	// merged by the caller), compared case-insensitively as IAM does.
 	ExemptUsers []string
 	// SecretName gives the name of a user's secret (from the configured
-	// template). Nil leaves User.SecretName empty and fails the collection
-	// if a user has an issuing intent, since its secret must be read.
+	// template). A user it gives no valid name is held (User.Problem); nil
+	// leaves User.SecretName empty and holds every user with a state tag,
+	// whose secret must be read.
 	SecretName func(user string) (string, error)
+	// KMS and Simulate, when both are set, check for the users
+	// CheckDecrypt names whether they may decrypt their secret's customer
+	// managed KMS key (User.OwnerDecrypt); SecretRegion is the secrets'
+	// region, which the check's kms:ViaService names.
+	KMS          KeyPolicyReader
+	Simulate     SimulateAPI
+	SecretRegion string
+	CheckDecrypt func(u User) bool
 	// Concurrency bounds the IAM calls in flight for users (at least 1);
 	// the credential report is fetched alongside.
 	Concurrency int
@@ -110,19 +110,21 @@ type CollectStats struct {
 }
 
 // Collect reads the inventory of one account: its users, their tags and
-// keys, the keys' last use, exemptions and, for users with an issuing
-// intent, the access key their secret holds.
+// keys, the keys' last use, exemptions and, for users with a state tag, the
+// metadata of their secret (never its value).
 //
 // The calls grow with users and keys, not their product: one paginated
 // ListUsers, per user one ListAccessKeys and one ListUserTags, one GetGroup
 // per exempt group, the credential report for last use (with
 // GetAccessKeyLastUsed only for keys the report cannot answer or that need
-// fresh data) and GetSecretValue only for users with an intent.
+// fresh data), DescribeSecret only for users with a state tag, and the
+// decrypt check only for users whose deactivation is due.
 //
-// Users are sorted by name, each user's keys by creation time. Any failed
+// Users are sorted by name, each user's keys by creation time. A failed IAM
 // read fails the whole collection: a partial inventory could make the
-// planner act on a wrong picture.
-func Collect(ctx context.Context, iamAPI IAMReader, sm SecretReader, o InventoryOptions) (Inventory, CollectStats, error) {
+// planner act on a wrong picture. A user whose secret cannot be read or
+// named is held instead (User.Problem), and the others go on.
+func Collect(ctx context.Context, iamAPI IAMReader, sm SecretMetaReader, o InventoryOptions) (Inventory, CollectStats, error) {
 	c := &collector{o: o, iam: iamAPI, sm: sm}
 	if c.o.Concurrency < 1 {
 		c.o.Concurrency = 1
@@ -155,7 +157,7 @@ func Collect(ctx context.Context, iamAPI IAMReader, sm SecretReader, o Inventory
 type collector struct {
 	o   InventoryOptions
 	iam IAMReader
-	sm  SecretReader
+	sm  SecretMetaReader
 	log *slog.Logger
 
 	mu    sync.Mutex
@@ -321,16 +323,23 @@ func (c *collector) readUser(ctx context.Context, u *User) (gone bool, err error
 }
 
 // completeUser decides u's exemption and secret name, then fills in its
-// keys' last use and, if it has an issuing intent, the key its secret holds.
+// keys' last use and, if it has a state tag, what its secret's metadata
+// says.
 func (c *collector) completeUser(ctx context.Context, u *User) error {
 	u.Groups = slices.Clone(c.groupsOf[strings.ToLower(u.Name)])
 	u.Exempt = c.exemptReason(*u)
 	if c.o.SecretName != nil {
 		name, err := c.o.SecretName(u.Name)
-		if err != nil {
-			return fmt.Errorf("secret name of user %s: %w", u.Name, err)
+		if err == nil {
+			err = ValidSecretName(name)
 		}
-		u.SecretName = name
+		if err != nil {
+			u.Problem = &UserProblem{Code: vocab.ReasonSecretNameInvalid, Reason: fmt.Sprintf(
+				"user %s gives no usable secret name: %v; keyrotor cannot store a key for it and leaves its keys as they are (rename the user, or change secrets.name_template)",
+				u.Name, err)}
+		} else {
+			u.SecretName = name
+		}
 	}
 	for i := range u.Keys {
 		k := &u.Keys[i]
@@ -352,22 +361,43 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 		}
 		c.mu.Unlock()
 	}
-	if u.HasIntent() {
-		id, err := c.storedKeyID(ctx, u)
-		if err != nil {
-			return err
-		}
-		u.StoredSecretKeyID = id
+	if u.HasState() && u.Problem == nil {
+		c.readSecret(ctx, u)
 	}
 	return nil
+}
+
+// readSecret reads the metadata of u's secret and, when its deactivation is
+// due, checks that u can decrypt it. A failure holds u alone.
+func (c *collector) readSecret(ctx context.Context, u *User) {
+	if c.o.SecretName == nil {
+		u.Problem = &UserProblem{Code: vocab.ReasonSecretUnreadable,
+			Reason: "no secret name template is configured, so the secret the user's rotation state refers to cannot be read"}
+		return
+	}
+	m, err := ReadSecretMeta(ctx, c.sm, u.SecretName)
+	if err != nil {
+		c.log.Warn("secret metadata unreadable; holding the user", "user", u.Name, "secret", u.SecretName, "err", err)
+		describe := cmdDescribeSecret(u.SecretName)
+		u.Problem = &UserProblem{Code: vocab.ReasonSecretUnreadable, Fix: describe, Reason: fmt.Sprintf(
+			"the metadata of secret %s, which keyrotor checks the user's rotation state against, could not be read (%v); nothing is changed for this user until it can be: %s",
+			u.SecretName, err, describe)}
+		return
+	}
+	u.Secret = m
+	if c.o.KMS != nil && c.o.Simulate != nil && c.o.CheckDecrypt != nil && customerKey(m.KMSKeyID) && c.o.CheckDecrypt(*u) {
+		u.OwnerDecrypt = CheckOwnerDecrypt(ctx, c.o.KMS, c.o.Simulate, c.o.SecretRegion, *u)
+	}
 }
 
 // exemptReason says why u is exempt, or "" if it is not. u.Groups holds
 // only the exempt groups u is a member of.
 func (c *collector) exemptReason(u User) string {
 	if m := c.o.ExemptTag; m.Key != "" {
-		if v, ok := u.Tags[m.Key]; ok && m.Matches(m.Key, v) {
-			return fmt.Sprintf("tag %s=%s", m.Key, v)
+		for k, v := range u.Tags {
+			if m.Matches(k, v) {
+				return fmt.Sprintf("tag %s=%s", k, v)
+			}
 		}
 	}
 	if len(u.Groups) > 0 {
@@ -394,41 +424,6 @@ func (c *collector) askLastUsed(ctx context.Context, user string, k *Key) error 
 		k.LastUsedRegion = reportValue(aws.ToString(lu.Region))
 	}
 	return nil
-}
-
-// storedSecret is the only part of a user's secret the inventory decodes,
-// so the secret access key is never held in a field of ours.
-type storedSecret struct {
-	AccessKeyID *string `json:"AccessKeyId"`
-}
-
-// storedKeyID returns the access key ID held in u's secret, "" if the user
-// has no secret. Any other failure is an error: the planner would take a
-// replacement key whose secret it cannot see for an orphan and delete it.
-func (c *collector) storedKeyID(ctx context.Context, u *User) (string, error) {
-	if c.o.SecretName == nil {
-		return "", fmt.Errorf("read secret of user %s: no secret name template configured", u.Name)
-	}
-	out, err := c.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(u.SecretName)})
-	var missing *smtypes.ResourceNotFoundException
-	if errors.As(err, &missing) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read secret %s of user %s: %w", u.SecretName, u.Name, err)
-	}
-	if out.SecretString == nil {
-		return "", fmt.Errorf("read secret %s of user %s: the secret has no string value", u.SecretName, u.Name)
-	}
-	var s storedSecret
-	// The decoder's error can quote the value, so it is not passed on.
-	if json.Unmarshal([]byte(*out.SecretString), &s) != nil {
-		return "", fmt.Errorf("read secret %s of user %s: the value is not a JSON object", u.SecretName, u.Name)
-	}
-	if s.AccessKeyID == nil || *s.AccessKeyID == "" {
-		return "", fmt.Errorf("read secret %s of user %s: the value has no AccessKeyId", u.SecretName, u.Name)
-	}
-	return *s.AccessKeyID, nil
 }
 
 // fetchReport generates the credential report and reads it, polling while

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
 	"keyrotor/internal/awssim"
@@ -107,10 +108,16 @@ func (e *invEnv) tagUser(t *testing.T, user, key, value string) {
 	}
 }
 
-func (e *invEnv) putSecret(t *testing.T, user, value string) {
+// putSecret creates user's secret holding value, tagged with tagKV (key,
+// value, ...).
+func (e *invEnv) putSecret(t *testing.T, user, value string, tagKV ...string) {
 	t.Helper()
+	var tags []smtypes.Tag
+	for i := 0; i+1 < len(tagKV); i += 2 {
+		tags = append(tags, smtypes.Tag{Key: aws.String(tagKV[i]), Value: aws.String(tagKV[i+1])})
+	}
 	_, err := e.sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("keyrotor/" + invAccount + "/" + user), SecretString: aws.String(value),
+		Name: aws.String("keyrotor/" + invAccount + "/" + user), SecretString: aws.String(value), Tags: tags,
 	})
 	if err != nil {
 		t.Fatalf("create secret of %s: %v", user, err)
@@ -230,8 +237,8 @@ func TestCollectUsersKeysExemptionsAndLastUse(t *testing.T) {
 		if u.SecretName != "keyrotor/"+invAccount+"/"+u.Name {
 			t.Errorf("%s: SecretName = %q", u.Name, u.SecretName)
 		}
-		if u.StoredSecretKeyID != "" {
-			t.Errorf("%s: StoredSecretKeyID = %q without an intent", u.Name, u.StoredSecretKeyID)
+		if u.Secret.Read != u.HasState() || u.Problem != nil {
+			t.Errorf("%s: secret read %v (problem %+v), but has a state tag: %v", u.Name, u.Secret.Read, u.Problem, u.HasState())
 		}
 	}
 	if g := userByName(t, inv, "carol").Groups; !slices.Equal(g, []string{"BreakGlass"}) {
@@ -484,7 +491,10 @@ func TestCollectCallBudget(t *testing.T) {
 	}
 }
 
-func TestCollectReadsSecretsOfIntentUsersOnly(t *testing.T) {
+// TestCollectReadsSecretMetadataOfStateUsersOnly: the inventory learns
+// which key a user's secret holds from the secret's tags (DescribeSecret),
+// for users with a state tag only, and never reads a secret's value.
+func TestCollectReadsSecretMetadataOfStateUsersOnly(t *testing.T) {
 	e := newInvEnv(t)
 	intentAt := e.ago(time.Hour)
 	e.sim.AddUser(invAccount, awssim.UserSpec{Name: "kate"})
@@ -498,7 +508,8 @@ func TestCollectReadsSecretsOfIntentUsersOnly(t *testing.T) {
 	e.tagUser(t, "kate", rotation.TagKey(kOld.AccessKeyID), intent)
 	e.tagUser(t, "liam", rotation.TagKey(lOld.AccessKeyID), intent)
 	const secretValue = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-	e.putSecret(t, "kate", fmt.Sprintf(`{"AccessKeyId":%q,"SecretAccessKey":%q,"UserName":"kate"}`, kNew.AccessKeyID, secretValue))
+	e.putSecret(t, "kate", fmt.Sprintf(`{"AccessKeyId":%q,"SecretAccessKey":%q,"UserName":"kate"}`, kNew.AccessKeyID, secretValue),
+		rotation.SecretTagAccessKeyID, kNew.AccessKeyID, rotation.SecretTagReplaces, kOld.AccessKeyID)
 	e.putSecret(t, "mona", `{"AccessKeyId":"AKIAMONAMONAMONA0000","SecretAccessKey":"x"}`)
 	e.sim.ResetCalls()
 
@@ -506,17 +517,19 @@ func TestCollectReadsSecretsOfIntentUsersOnly(t *testing.T) {
 	o := e.options()
 	o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	inv, stats := e.collect(t, o)
-	if got := userByName(t, inv, "kate").StoredSecretKeyID; got != kNew.AccessKeyID {
-		t.Errorf("kate StoredSecretKeyID = %q, want %q", got, kNew.AccessKeyID)
+	if m := userByName(t, inv, "kate").Secret; !m.Exists || m.AccessKeyID != kNew.AccessKeyID || m.Replaces != kOld.AccessKeyID ||
+		m.Changed.IsZero() || !strings.Contains(m.ARN, ":secret:keyrotor/"+invAccount+"/kate-") {
+		t.Errorf("kate's secret metadata = %+v, want it to name %s replacing %s", m, kNew.AccessKeyID, kOld.AccessKeyID)
 	}
-	if got := userByName(t, inv, "liam").StoredSecretKeyID; got != "" {
-		t.Errorf("liam (no secret) StoredSecretKeyID = %q", got)
+	if m := userByName(t, inv, "liam").Secret; !m.Read || m.Exists {
+		t.Errorf("liam (no secret): %+v", m)
 	}
-	if got := userByName(t, inv, "mona").StoredSecretKeyID; got != "" {
-		t.Errorf("mona (no intent) StoredSecretKeyID = %q: her secret was read", got)
+	if m := userByName(t, inv, "mona").Secret; m.Read {
+		t.Errorf("mona (no state) had her secret read: %+v", m)
 	}
-	if n := e.accountCalls()["GetSecretValue"]; n != 2 {
-		t.Errorf("GetSecretValue calls = %d, want 2 (the intent users)", n)
+	calls := e.accountCalls()
+	if calls["DescribeSecret"] != 2 || calls["GetSecretValue"] != 0 {
+		t.Errorf("DescribeSecret calls = %d, GetSecretValue calls = %d; want 2 (the state users) and none", calls["DescribeSecret"], calls["GetSecretValue"])
 	}
 	// The default fresh rule asks directly for the keys under rotation.
 	if stats.FreshLastUsed != 2 {
@@ -527,50 +540,59 @@ func TestCollectReadsSecretsOfIntentUsersOnly(t *testing.T) {
 	}
 }
 
-func TestCollectFailsWhenSecretCannotBeRead(t *testing.T) {
-	const secretValue = "s3cr3t-Value-That-Must-Not-Leak"
+// TestCollectHoldsUserWhoseSecretCannotBeUsed: one user's unreadable secret
+// metadata, or a name that gives no secret name, holds that user; the rest
+// of the account is collected as usual.
+func TestCollectHoldsUserWhoseSecretCannotBeUsed(t *testing.T) {
 	tests := []struct {
-		name     string
-		value    string // stored secret, "" for none
-		fault    *awssim.Fault
-		wantCode string
-		wantText string
+		name string
+		user string
+		// denyDescribe gives the user's secret a policy denying
+		// DescribeSecret to everyone.
+		denyDescribe bool
+		wantCode     vocab.Reason
+		wantText     []string
 	}{
-		{name: "access denied", value: `{"AccessKeyId":"AKIAKATEKATEKATE0000"}`,
-			fault:    &awssim.Fault{Service: "secretsmanager", Op: "GetSecretValue", Code: "AccessDeniedException", Status: 400, Message: "not authorized"},
-			wantCode: "AccessDeniedException", wantText: "read secret keyrotor/" + invAccount + "/kate of user kate"},
-		{name: "not json", value: secretValue, wantText: "not a JSON object"},
-		{name: "no key id", value: `{"SecretAccessKey":"` + secretValue + `"}`, wantText: "has no AccessKeyId"},
+		{name: "access denied", user: "kate", denyDescribe: true,
+			wantCode: vocab.ReasonSecretUnreadable, wantText: []string{"keyrotor/" + invAccount + "/kate", "AccessDeniedException"}},
+		{name: "comma in the user name", user: "ops,kate", wantCode: vocab.ReasonSecretNameInvalid,
+			wantText: []string{`"keyrotor/` + invAccount + `/ops,kate"`, "secrets.name_template"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newInvEnv(t)
-			e.sim.AddUser(invAccount, awssim.UserSpec{Name: "kate"})
-			old := e.sim.AddAccessKey(invAccount, "kate", awssim.KeySpec{Created: e.ago(days(100))})
-			e.tagUser(t, "kate", rotation.TagKey(old.AccessKeyID),
-				encodeState(t, rotation.State{Phase: rotation.PhaseIssuing, RunID: "run-1", At: e.ago(time.Hour)}))
-			e.putSecret(t, "kate", tc.value)
-			if tc.fault != nil {
-				e.sim.InjectFault(*tc.fault)
+			for _, name := range []string{tc.user, "zoe"} {
+				e.sim.AddUser(invAccount, awssim.UserSpec{Name: name})
+				old := e.sim.AddAccessKey(invAccount, name, awssim.KeySpec{Created: e.ago(days(100))})
+				e.tagUser(t, name, rotation.TagKey(old.AccessKeyID),
+					encodeState(t, rotation.State{Phase: rotation.PhaseIssuing, RunID: "run-1", At: e.ago(time.Hour)}))
 			}
-			inv, _, err := rotation.Collect(context.Background(), e.iam, e.sm, e.options())
-			if err == nil {
-				t.Fatalf("Collect succeeded: %+v", inv)
-			}
-			if !strings.Contains(err.Error(), tc.wantText) {
-				t.Errorf("error %q does not say %q", err, tc.wantText)
-			}
-			if strings.Contains(err.Error(), secretValue) || strings.Contains(err.Error(), "s3cr3t") {
-				t.Errorf("error leaks the secret: %q", err)
-			}
-			if tc.wantCode != "" {
-				var ae smithy.APIError
-				if !errors.As(err, &ae) || ae.ErrorCode() != tc.wantCode {
-					t.Errorf("error %v is not a %s API error", err, tc.wantCode)
+			if tc.denyDescribe {
+				e.putSecret(t, tc.user, `{"AccessKeyId":"x"}`)
+				if _, err := e.sm.PutResourcePolicy(context.Background(), &secretsmanager.PutResourcePolicyInput{
+					SecretId:       aws.String("keyrotor/" + invAccount + "/" + tc.user),
+					ResourcePolicy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"secretsmanager:DescribeSecret","Resource":"*"}]}`),
+				}); err != nil {
+					t.Fatal(err)
 				}
 			}
-			if len(inv.Users) != 0 {
-				t.Errorf("partial inventory returned: %v", userNames(inv))
+			inv, _ := e.collect(t, e.options())
+			u := userByName(t, inv, tc.user)
+			if u.Problem == nil || u.Problem.Code != tc.wantCode {
+				t.Fatalf("%s: problem %+v, want %s", tc.user, u.Problem, tc.wantCode)
+			}
+			for _, w := range tc.wantText {
+				if !strings.Contains(u.Problem.Reason, w) {
+					t.Errorf("reason %q does not say %q", u.Problem.Reason, w)
+				}
+			}
+			if z := userByName(t, inv, "zoe"); z.Problem != nil || !z.Secret.Read || len(z.Keys) != 1 {
+				t.Errorf("the other user was not collected as usual: %+v", z)
+			}
+			for _, a := range rotation.Plan(inv, rotation.DefaultPolicy(), e.now, "run-2") {
+				if a.User == tc.user && (a.Kind != rotation.ActionHold || a.Code != tc.wantCode) {
+					t.Errorf("%s: planned %s %s (%s), want a hold", tc.user, a.Kind, a.KeyID, a.Code)
+				}
 			}
 		})
 	}

@@ -19,7 +19,9 @@ import (
 
 // readActions are what every mode calls in a member account: the
 // inventory (users, keys, tags, exempt groups, the credential report, fresh
-// last use) and, for users with an interrupted rotation, their secret.
+// last use) and, for users with a rotation in progress, the metadata of
+// their secret, which the state tags are checked against. No mode reads a
+// secret's value: the secrets' policies deny that to all but the owner.
 var readActions = []string{
 	"iam:ListUsers",
 	"iam:GenerateCredentialReport",
@@ -28,11 +30,12 @@ var readActions = []string{
 	"iam:ListUserTags",
 	"iam:GetAccessKeyLastUsed",
 	"iam:GetGroup",
-	"secretsmanager:GetSecretValue",
+	"secretsmanager:DescribeSecret",
 }
 
 // writeActions are what only an applied rotation calls: the key steps, the
-// state tags, and the secret that receives the new key.
+// state tags, and the secret that receives the new key and the policy that
+// protects it.
 var writeActions = []string{
 	"iam:CreateAccessKey",
 	"iam:UpdateAccessKey",
@@ -58,13 +61,15 @@ func RequiredActions(mode vocab.Mode) []string {
 }
 
 // KMSActions returns the KMS actions a run in mode needs on a customer
-// managed key that encrypts keyrotor's secrets: Decrypt to read a secret,
-// and GenerateDataKey to write one.
+// managed key that encrypts keyrotor's secrets: DescribeKey and
+// GetKeyPolicy to check that an owner may decrypt its secret before the old
+// key is deactivated, and GenerateDataKey to write one. None reads a
+// secret, so none needs kms:Decrypt.
 func KMSActions(mode vocab.Mode) []string {
 	if mode == vocab.ModeApply {
-		return []string{"kms:GenerateDataKey", "kms:Decrypt"}
+		return []string{"kms:GenerateDataKey", "kms:DescribeKey", "kms:GetKeyPolicy"}
 	}
-	return []string{"kms:Decrypt"}
+	return []string{"kms:DescribeKey", "kms:GetKeyPolicy"}
 }
 
 // isWriteAction tells whether action is one only an applied rotation needs.
@@ -283,19 +288,19 @@ func (e *PermissionError) Error() string {
 }
 
 // NeededActions is RequiredActions(mode) for one configuration: without
-// iam:GetGroup when no exempt group is configured, without
-// secretsmanager:PutResourcePolicy when secrets.user_read_policy is off,
-// and with KMSActions when scope names a customer managed key.
+// iam:GetGroup when no exempt group is configured, and with KMSActions and
+// iam:SimulatePrincipalPolicy on users (the owner decrypt check) when scope
+// names a customer managed key. secretsmanager:PutResourcePolicy is needed
+// whatever secrets.user_read_policy says: every secret gets the policy
+// that keeps it its owner's.
 func NeededActions(mode vocab.Mode, secrets SecretSettings, exemptions Exemptions, scope PermissionScope) []string {
 	actions := RequiredActions(mode)
 	if len(exemptions.Groups) == 0 {
 		actions = slices.DeleteFunc(actions, func(a string) bool { return a == "iam:GetGroup" })
 	}
-	if !secrets.UserReadPolicy {
-		actions = slices.DeleteFunc(actions, func(a string) bool { return a == "secretsmanager:PutResourcePolicy" })
-	}
 	if scope.KMSKeyARN != "" {
 		actions = append(actions, KMSActions(mode)...)
+		actions = append(actions, "iam:SimulatePrincipalPolicy")
 	}
 	return actions
 }

@@ -150,7 +150,7 @@ func TestCheckPermissions(t *testing.T) {
 		// The policies allow secrets under keyrotor/ only.
 		{name: "secrets outside the policy's prefix", policy: deploy.MemberRotationPolicy, mode: vocab.ModeApply,
 			template: "rotated/{{.UserName}}",
-			want: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+			want: []string{"secretsmanager:DescribeSecret", "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
 				"secretsmanager:TagResource", "secretsmanager:PutResourcePolicy"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

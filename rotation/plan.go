@@ -36,12 +36,15 @@ func Plan(inv Inventory, pol Policy, now time.Time, runID string) []Action {
 
 // NeedsFreshLastUsed reports whether the planner's decision on key k depends
 // on its recent use, so the inventory must ask GetAccessKeyLastUsed for it
-// (and set LastUsedFresh): an active old key whose deactivation is due.
+// (and set LastUsedFresh): an active old key whose deactivation is due, a
+// possible orphan next to an issuing intent, and an inactive key whose
+// deletion is due (a use after keyrotor deactivated it means it was turned
+// on again, which restarts the grace period).
 func NeedsFreshLastUsed(u User, k Key, pol Policy, now time.Time) bool {
-	if u.Exempt != "" || !k.Active() {
+	if u.Exempt != "" {
 		return false
 	}
-	tag, tracked := u.Tags[TagKey(k.ID)]
+	tag, tracked := TagValue(u.Tags, TagKey(k.ID))
 	if !tracked {
 		// A key without state next to an issuing intent may be that
 		// intent's orphan; whether it was ever used decides between
@@ -54,7 +57,35 @@ func NeedsFreshLastUsed(u User, k Key, pol Policy, now time.Time) bool {
 	}
 	switch st.Phase {
 	case PhaseIssuing, PhaseIssued, PhaseReactivated:
-		return !now.Before(st.Since().Add(pol.DeactivateAfter))
+		return k.Active() && !now.Before(st.Since().Add(pol.DeactivateAfter))
+	case PhaseDeactivated:
+		return !k.Active() && !now.Before(st.Deactivated.Add(pol.DeleteAfter))
+	}
+	return false
+}
+
+// NeedsDecryptCheck reports whether the planner may deactivate one of u's
+// keys in this run, so the inventory must check that u can decrypt its
+// secret (see DecryptCheck): a key whose deactivation is due.
+func NeedsDecryptCheck(u User, pol Policy, now time.Time) bool {
+	if u.Exempt != "" {
+		return false
+	}
+	for _, k := range u.Keys {
+		tag, ok := TagValue(u.Tags, TagKey(k.ID))
+		if !ok || !k.Active() {
+			continue
+		}
+		st, err := ParseState(tag)
+		if err != nil {
+			continue
+		}
+		switch st.Phase {
+		case PhaseIssuing, PhaseIssued, PhaseReactivated:
+			if !now.Before(st.Since().Add(pol.DeactivateAfter)) {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -67,6 +98,9 @@ func (p *userPlanner) plan() []Action {
 				"user is exempt (%s); keyrotor reports this key but never changes it", p.u.Exempt)))
 		}
 		return out
+	}
+	if p.u.Problem != nil {
+		return p.holdProblem()
 	}
 	p.planVanished()
 	for _, k := range p.keys {

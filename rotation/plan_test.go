@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -78,6 +79,15 @@ func intent(run string, at time.Duration) State {
 	return State{Phase: PhaseIssuing, RunID: run, At: stamp(ago(at))}
 }
 
+// recorded is intent st of an issue whose CreateAccessKey returned key id
+// and recorded it on the owner's secret, which withEvidence then shows. The
+// planner ignores new= on an intent (anyone may write an IAM tag); it is
+// only how these tests say what the secret records.
+func recorded(st State, id string) State {
+	st.NewKeyID = id
+	return st
+}
+
 // want is one expected action; reason lists substrings of its Reason.
 type want struct {
 	key    string
@@ -97,7 +107,94 @@ func planUser(u User, pol Policy) []Action {
 	if u.Name == "" {
 		u.Name = uname
 	}
-	return Plan(Inventory{AccountID: "111122223333", Users: []User{u}}, pol, fixedNow, runID)
+	return Plan(Inventory{AccountID: "111122223333", Users: []User{withEvidence(u)}}, pol, fixedNow, runID)
+}
+
+// aligned sets the creation of every replacement u's state tags name to
+// when it was issued, as keyrotor's own issue leaves it, and of every old
+// key to a day before its state at the latest; tests of other timings do
+// not use it.
+func aligned(u User) User {
+	states, _ := u.States()
+	u.Keys = slices.Clone(u.Keys)
+	for old, st := range states {
+		for i := range u.Keys {
+			first := st.At
+			if !st.Issued.IsZero() && st.Issued.Before(first) {
+				first = st.Issued
+			}
+			switch {
+			case u.Keys[i].ID == old:
+				if limit := first.Add(-day24); u.Keys[i].Created.After(limit) {
+					u.Keys[i].Created = limit
+				}
+			case u.Keys[i].ID != st.NewKeyID:
+			case st.Phase != PhaseIssuing:
+				u.Keys[i].Created = st.Issued
+			default:
+				u.Keys[i].Created = st.At.Add(time.Minute)
+			}
+		}
+	}
+	return u
+}
+
+// stored is the metadata of a secret that keyrotor's own issue left: it
+// holds newID as the replacement of oldID, written at t.
+func stored(newID, oldID string, t time.Time) SecretMeta {
+	return SecretMeta{Read: true, Exists: true, ARN: "arn:aws:secretsmanager:us-east-1:111122223333:secret:keyrotor/alice-AbCdEf",
+		AccessKeyID: newID, Replaces: oldID, CurrentVersion: ClientRequestToken(newID), Changed: t}
+}
+
+// withEvidence completes u, unless its secret is marked Read, with the
+// secret metadata an honest account shows: the secret holds the
+// replacement its first rotation state names, written when it was issued;
+// with an intent, it records the key the intent's new= names (see
+// recorded) without holding it, or else holds the key
+// u.Secret.AccessKeyID names (none if empty), written when the intent was.
+// Tests of forged states set Read.
+func withEvidence(u User) User {
+	if u.Secret.Read {
+		return u
+	}
+	states, _ := u.States()
+	ids := slices.Sorted(maps.Keys(states))
+	want := u.Secret.AccessKeyID
+	u.Secret = SecretMeta{Read: true}
+	for _, old := range ids {
+		st := states[old]
+		switch {
+		case st.Phase == PhaseIssuing && st.NewKeyID != "":
+			u.Secret = stored(st.NewKeyID, old, st.At)
+			u.Secret.CurrentVersion = "" // the value was never stored
+			if want != "" {
+				u.Secret.CurrentVersion = ClientRequestToken(want)
+			}
+			return u
+		case st.Phase == PhaseIssuing && want != "":
+			replaces := old
+			if want == old {
+				replaces = ""
+			}
+			u.Secret = stored(want, replaces, st.At)
+			return u
+		case st.Phase != PhaseIssuing && want == "":
+			u.Secret = stored(st.NewKeyID, old, st.Issued)
+			switch {
+			case st.Phase == PhaseReactivated:
+				u.Secret.Clock = SecretClock{Event: ClockActive, At: st.Reactivated}
+			case st.Phase == PhaseDeactivated && !st.SeenActive.IsZero():
+				u.Secret.Clock = SecretClock{Event: ClockActive, At: st.SeenActive}
+			case st.Phase == PhaseDeactivated:
+				u.Secret.Clock = SecretClock{Event: ClockDeactivated, At: st.Deactivated}
+			}
+			return u
+		}
+	}
+	if want != "" {
+		u.Secret = stored(want, "", fixedNow.Add(-400*day24))
+	}
+	return u
 }
 
 func checkActions(t *testing.T, got []Action, wants []want) {
@@ -229,7 +326,7 @@ func TestPlanIssued(t *testing.T) {
 		{"in use, last reminder a week ago: remind again", def, []Key{active(kA, 100*day24, usedAgo(time.Hour)), repl},
 			notified(20*day24).WithNotified(EventReminder, ago(7*day24)),
 			want{key: kA, kind: ActionHold, newKey: kK, notify: EventReminder}},
-		{"in use, no hard deadline, 100 days on: still hold", def, []Key{active(kA, 200*day24, usedAgo(time.Hour)), repl}, notified(100 * day24),
+		{"in use, no hard deadline, 85 days on: still hold", def, []Key{active(kA, 200*day24, usedAgo(time.Hour)), repl}, notified(85 * day24),
 			want{key: kA, kind: ActionHold, reason: []string{"still in use"}, newKey: kK, notify: EventReminder}},
 		{"used after issue, then quiet 6d23h: still hold", def, []Key{active(kA, 200*day24, usedAgo(7*day24-time.Hour)), repl}, notified(30 * day24),
 			want{key: kA, kind: ActionHold, reason: []string{"still in use", "once it has gone 7 days without use"}, newKey: kK, notify: EventReminder}},
@@ -260,10 +357,10 @@ func TestPlanIssued(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := User{Keys: tt.keys, Tags: tags(kA, tt.st)}
+			u := aligned(User{Keys: tt.keys, Tags: tags(kA, tt.st)})
 			got := planUser(u, tt.pol)
 			var ws []want
-			for _, k := range sortedKeys(tt.keys) {
+			for _, k := range sortedKeys(u.Keys) {
 				if k.ID == kA {
 					ws = append(ws, tt.want)
 				} else if k.Active() {
@@ -304,8 +401,9 @@ func TestPlanReactivated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := planUser(User{Keys: []Key{tt.a, repl}, Tags: tags(kA, tt.st)}, tt.pol)
-			ws := []want{tt.want, {key: kK, kind: ActionNone, reason: []string{"replacement of " + kA}, due: repl.Created.Add(def.MaxKeyAge)}}
+			u := aligned(User{Keys: []Key{tt.a, repl}, Tags: tags(kA, tt.st)})
+			got := planUser(u, tt.pol)
+			ws := []want{tt.want, {key: kK, kind: ActionNone, reason: []string{"replacement of " + kA}, due: u.Keys[1].Created.Add(def.MaxKeyAge)}}
 			slices.SortStableFunc(ws, func(a, b want) int { return step[a.kind] - step[b.kind] })
 			checkActions(t, got, ws)
 		})
@@ -348,7 +446,13 @@ func TestPlanDeactivated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkActions(t, planUser(User{Keys: []Key{tt.a, repl}, Tags: tags(kA, tt.st)}, def), tt.want)
+			u := aligned(User{Keys: []Key{tt.a, repl}, Tags: tags(kA, tt.st)})
+			for i := range tt.want {
+				if tt.want[i].key == kK {
+					tt.want[i].due = u.Keys[1].Created.Add(def.MaxKeyAge)
+				}
+			}
+			checkActions(t, planUser(u, def), tt.want)
 		})
 	}
 }
@@ -412,7 +516,7 @@ func TestPlanTwoKeyLimit(t *testing.T) {
 				{key: kB, kind: ActionHold, reason: []string{"two active keys", "--access-key-id " + kB}},
 			}},
 		{"A is the replacement of B: hold until B's rotation ends", def,
-			active(kB, 300*day24, usedAgo(time.Hour)), tags(kB, issued(kA, 92*day24).WithNotified(EventReminder, ago(time.Hour))), []want{
+			active(kB, 300*day24, usedAgo(time.Hour)), tags(kB, issued(kA, 100*day24).WithNotified(EventReminder, ago(time.Hour))), []want{
 				{key: kB, kind: ActionHold, reason: []string{"still in use"}, newKey: kA},
 				{key: kA, kind: ActionHold, reason: []string{"replacement issued for " + kB, "still in use"}},
 			}},
@@ -528,11 +632,11 @@ func TestPlanIntentRecovery(t *testing.T) {
 			{key: kA, kind: ActionHold, reason: []string{"still in use"}, newKey: kK, notify: EventReminder, next: ptr(adopted(8 * day24))},
 			{key: kK, kind: ActionNone, due: ago(8 * day24).Add(90 * day24)},
 		}},
-		{"orphan (secret holds the old key): cleanup then issue again", []Key{old, active(kK, time.Hour-time.Minute)}, intent(other, time.Hour), kA, []want{
+		{"orphan (secret holds the old key): cleanup then issue again", []Key{old, active(kK, time.Hour-time.Minute)}, recorded(intent(other, time.Hour), kK), kA, []want{
 			{key: kK, kind: ActionCleanup, reason: []string{"orphan key", "interrupted rotation of " + kA, "secret was never stored"}},
 			{key: kA, kind: ActionIssue, reason: redo, due: issueAfter, notify: EventIssued, next: &newIntent},
 		}},
-		{"orphan within the clock skew: cleanup", []Key{old, active(kK, time.Hour+4*time.Minute)}, intent(other, time.Hour), "", []want{
+		{"orphan within the clock skew: cleanup", []Key{old, active(kK, time.Hour+4*time.Minute)}, recorded(intent(other, time.Hour), kK), "", []want{
 			{key: kK, kind: ActionCleanup},
 			{key: kA, kind: ActionIssue, reason: redo, due: issueAfter, notify: EventIssued, next: &newIntent},
 		}},
@@ -544,11 +648,11 @@ func TestPlanIntentRecovery(t *testing.T) {
 			{key: kA, kind: ActionHold, reason: []string{"two active keys"}},
 			{key: kK, kind: ActionNone, due: ago(39 * time.Minute).Add(90 * day24)},
 		}},
-		{"key created just within lease plus skew: cleanup", []Key{old, active(kK, 40*time.Minute)}, intent(other, time.Hour), "", []want{
+		{"key created just within lease plus skew: cleanup", []Key{old, active(kK, 40*time.Minute)}, recorded(intent(other, time.Hour), kK), "", []want{
 			{key: kK, kind: ActionCleanup},
 			{key: kA, kind: ActionIssue, reason: redo, due: issueAfter, notify: EventIssued, next: &newIntent},
 		}},
-		{"orphan that has been used: hold, never delete it", []Key{old, active(kK, 55*time.Minute, usedAgo(time.Minute))}, intent(other, time.Hour), "", []want{
+		{"orphan that has been used: hold, never delete it", []Key{old, active(kK, 55*time.Minute, usedAgo(time.Minute))}, recorded(intent(other, time.Hour), kK), "", []want{
 			{key: kA, kind: ActionHold, reason: []string{"has been used", "aws iam delete-access-key --user-name alice --access-key-id " + kK}},
 			{key: kK, kind: ActionNone, due: ago(55 * time.Minute).Add(90 * day24)},
 		}},
@@ -568,22 +672,59 @@ func TestPlanIntentRecovery(t *testing.T) {
 		{"no other key, old key inactive: forget", []Key{inactive(kA, 120*day24)}, intent(other, time.Hour), "", []want{
 			{key: kA, kind: ActionForget, reason: []string{"cannot complete", "inactive"}, next: &State{}},
 		}},
-		{"orphan and old key inactive: cleanup then forget", []Key{inactive(kA, 120*day24), active(kK, 59*time.Minute)}, intent(other, time.Hour), "", []want{
-			{key: kK, kind: ActionCleanup},
-			{key: kA, kind: ActionForget, next: &State{}},
+		{"orphan but old key inactive: the orphan is the only active key, kept", []Key{inactive(kA, 120*day24), active(kK, 59*time.Minute)},
+			recorded(intent(other, time.Hour), kK), "", []want{
+				{key: kA, kind: ActionHold, reason: []string{"only active key", "aws iam delete-access-key --user-name alice --access-key-id " + kK},
+					code: vocab.ReasonNoActiveKey},
+				{key: kK, kind: ActionNone, due: ago(59 * time.Minute).Add(90 * day24)},
+			}},
+		{"unrecorded key created during the intent: never deleted, intent kept", []Key{old, active(kK, 59*time.Minute)}, intent(other, time.Hour), "", []want{
+			{key: kA, kind: ActionHold, reason: []string{"neither holds it nor records it", "aws iam delete-access-key --user-name alice --access-key-id " + kK,
+				"aws iam untag-user --user-name alice --tag-keys keyrotor:" + kA}, code: vocab.ReasonOrphanUnproven},
+			{key: kK, kind: ActionNone, due: ago(59 * time.Minute).Add(90 * day24)},
+		}},
+		{"intent recording a key created outside its window: tampered", []Key{old, active(kK, 30*day24)}, recorded(intent(other, 30*day24+time.Hour), kK), "", []want{
+			{key: kA, kind: ActionHold, reason: []string{"outside the intent's window"}, code: vocab.ReasonStateTampered},
+			{key: kK, kind: ActionNone, due: ago(30 * day24).Add(90 * day24)},
+		}},
+		{"intent dated in the future: tampered, not a lease forever", []Key{old}, intent(other, -365*day24), "", []want{
+			{key: kA, kind: ActionHold, reason: []string{"is in the future"}, code: vocab.ReasonStateTampered},
+		}},
+		{"intent on a key not due for rotation: tampered, no early rotation", []Key{active(kA, 30*day24, usedAgo(20*day24))}, intent(other, time.Hour), "", []want{
+			{key: kA, kind: ActionHold, reason: []string{"not due for rotation"}, code: vocab.ReasonStateTampered},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := User{Keys: tt.keys, Tags: tags(kA, tt.st), StoredSecretKeyID: tt.secret}
+			u := User{Keys: tt.keys, Tags: tags(kA, tt.st), Secret: SecretMeta{AccessKeyID: tt.secret}}
 			checkActions(t, planUser(u, def), tt.want)
 		})
 	}
-	t.Run("vanished old key with an orphan: cleanup then forget", func(t *testing.T) {
+	t.Run("vanished old key with an orphan and another key: cleanup then forget", func(t *testing.T) {
+		u := User{Keys: []Key{active(kB, 20*day24), active(kK, 59*time.Minute)}, Tags: tags(kV, recorded(intent(other, time.Hour), kK))}
+		checkActions(t, planUser(u, def), []want{
+			{key: kK, kind: ActionCleanup, reason: []string{"interrupted rotation of " + kV}, code: vocab.ReasonOrphan},
+			{key: kV, kind: ActionForget, next: &State{}},
+			{key: kB, kind: ActionNone, due: ago(20 * day24).Add(90 * day24)},
+		})
+	})
+	t.Run("vanished old key, the orphan is the only key: kept, intent kept", func(t *testing.T) {
+		u := User{Keys: []Key{active(kK, 59*time.Minute)}, Tags: tags(kV, recorded(intent(other, time.Hour), kK))}
+		checkActions(t, planUser(u, def), []want{
+			{key: kK, kind: ActionHold, reason: []string{"only active key"}, code: vocab.ReasonNoActiveKey},
+		})
+	})
+	t.Run("vanished old key, owner's key made by hand during the intent: kept, intent kept", func(t *testing.T) {
 		u := User{Keys: []Key{active(kK, 59*time.Minute)}, Tags: tags(kV, intent(other, time.Hour))}
 		checkActions(t, planUser(u, def), []want{
-			{key: kK, kind: ActionCleanup, reason: []string{"interrupted rotation of " + kV}},
-			{key: kV, kind: ActionForget, next: &State{}},
+			{key: kK, kind: ActionHold, reason: []string{"never deletes a key it cannot show it created"}, code: vocab.ReasonOrphanUnproven},
+		})
+	})
+	t.Run("vanished old key, two candidates: both held and reported, intent kept", func(t *testing.T) {
+		u := User{Keys: []Key{active(kB, 58*time.Minute), active(kK, 59*time.Minute)}, Tags: tags(kV, intent(other, time.Hour))}
+		checkActions(t, planUser(u, def), []want{
+			{key: kK, kind: ActionHold, code: vocab.ReasonOrphanUnproven},
+			{key: kB, kind: ActionHold, code: vocab.ReasonOrphanUnproven},
 		})
 	})
 	t.Run("vanished old key, other key created long after the intent: forget only", func(t *testing.T) {
@@ -593,6 +734,20 @@ func TestPlanIntentRecovery(t *testing.T) {
 			{key: kK, kind: ActionNone, due: ago(time.Minute).Add(90 * day24)},
 		})
 	})
+	t.Run("an intent's own new= records nothing: a forged one deletes no key", func(t *testing.T) {
+		// A TagUser-only insider names the owner's unused key in an
+		// intent dated at its creation; the secret records no such key.
+		u := User{Keys: []Key{old, active(kK, 59*time.Minute)}, Tags: tags(kA, recorded(intent(other, time.Hour), kK)),
+			Secret: SecretMeta{Read: true}}
+		for _, a := range planUser(u, def) {
+			if a.Kind == ActionCleanup || a.Kind == ActionDelete {
+				t.Fatalf("planned %s of %s on a forged intent: %s", a.Kind, a.KeyID, a.Reason)
+			}
+			if a.KeyID == kA && a.Code != vocab.ReasonOrphanUnproven {
+				t.Errorf("the old key's hold: %s %s (%s)", a.Kind, a.Code, a.Reason)
+			}
+		}
+	})
 	t.Run("vanished old key with a fresh intent of another run: skip", func(t *testing.T) {
 		u := User{Keys: []Key{active(kK, time.Minute)}, Tags: tags(kV, intent(other, time.Minute))}
 		checkActions(t, planUser(u, def), []want{
@@ -601,7 +756,7 @@ func TestPlanIntentRecovery(t *testing.T) {
 		})
 	})
 	t.Run("vanished old key, secret holds the other key: forget only", func(t *testing.T) {
-		u := User{Keys: []Key{active(kK, 59*time.Minute)}, Tags: tags(kV, intent(other, time.Hour)), StoredSecretKeyID: kK}
+		u := User{Keys: []Key{active(kK, 59*time.Minute)}, Tags: tags(kV, intent(other, time.Hour)), Secret: SecretMeta{AccessKeyID: kK}}
 		checkActions(t, planUser(u, def), []want{
 			{key: kV, kind: ActionForget, next: &State{}},
 			{key: kK, kind: ActionNone, due: ago(59 * time.Minute).Add(90 * day24)},
@@ -626,12 +781,12 @@ func TestPlanOrdersUsers(t *testing.T) {
 
 func TestPrimaryByKey(t *testing.T) {
 	u := User{
-		Name:              uname,
-		Keys:              []Key{active(kA, 120*day24), active(kK, 8*day24)},
-		Tags:              tags(kA, intent(other, 8*day24)),
-		StoredSecretKeyID: kK,
+		Name:   uname,
+		Keys:   []Key{active(kA, 120*day24), active(kK, 8*day24)},
+		Tags:   tags(kA, intent(other, 8*day24)),
+		Secret: SecretMeta{AccessKeyID: kK},
 	}
-	p := PrimaryByKey(Plan(Inventory{Users: []User{u}}, def, fixedNow, runID))
+	p := PrimaryByKey(Plan(Inventory{Users: []User{withEvidence(u)}}, def, fixedNow, runID))
 	if len(p) != 2 || p[kA].Kind != ActionDeactivate || p[kK].Kind != ActionNone {
 		t.Fatalf("primary = %v", p)
 	}
@@ -705,7 +860,7 @@ func TestCheckUserPlanRejectsUnsafePlans(t *testing.T) {
 		{"delete active", User{Keys: []Key{a}}, []Action{act(ActionDelete, kA, "")}, false},
 		{"deactivate the only active key", User{Keys: []Key{a, b}}, []Action{act(ActionDeactivate, kA, kB), act(ActionNone, kB, "")}, false},
 		{"deactivate onto itself", User{Keys: []Key{a}}, []Action{act(ActionDeactivate, kA, kA)}, false},
-		{"cleanup the key in the secret", User{Keys: []Key{a, b}, StoredSecretKeyID: kB}, []Action{act(ActionCleanup, kB, ""), act(ActionIssue, kA, "")}, false},
+		{"cleanup the key in the secret", User{Keys: []Key{a, b}, Secret: SecretMeta{AccessKeyID: kB, CurrentVersion: ClientRequestToken(kB)}}, []Action{act(ActionCleanup, kB, ""), act(ActionIssue, kA, "")}, false},
 		{"key without action", User{Keys: []Key{a, b}}, []Action{act(ActionNone, kA, "")}, false},
 		{"mutation on exempt user", User{Exempt: "x", Keys: []Key{b}}, []Action{act(ActionDelete, kB, "")}, false},
 	}
@@ -735,18 +890,29 @@ func TestPlanProperties(t *testing.T) {
 		return durations[rng.IntN(len(durations))] + time.Duration(rng.IntN(3)-1)*time.Second
 	}
 	pick := func() string { return ids[rng.IntN(len(ids))] }
-	randState := func() string {
+	// pickOf picks an ID, mostly one of keys.
+	pickOf := func(keys []Key) string {
+		if len(keys) > 0 && rng.IntN(3) > 0 {
+			return keys[rng.IntN(len(keys))].ID
+		}
+		return pick()
+	}
+	randState := func(keys []Key) string {
 		switch rng.IntN(7) {
 		case 0:
-			return intent([]string{runID, other}[rng.IntN(2)], dur()).String()
+			st := intent([]string{runID, other}[rng.IntN(2)], dur())
+			if rng.IntN(2) == 0 {
+				st = recorded(st, pickOf(keys))
+			}
+			return st.String()
 		case 1:
-			return issued(pick(), dur()).String()
+			return issued(pickOf(keys), dur()).String()
 		case 2:
-			return deactivated(pick(), dur()).String()
+			return deactivated(pickOf(keys), dur()).String()
 		case 3:
-			return reactivated(pick(), dur()).String()
+			return reactivated(pickOf(keys), dur()).String()
 		case 4:
-			s := issued(pick(), dur()).WithNotified(EventReminder, ago(dur()))
+			s := issued(pickOf(keys), dur()).WithNotified(EventReminder, ago(dur()))
 			return s.String()
 		case 5:
 			return "v1 state=deactivated"
@@ -769,10 +935,51 @@ func TestPlanProperties(t *testing.T) {
 			u.Keys = append(u.Keys, k)
 		}
 		for range rng.IntN(3) {
-			u.Tags[TagKey(pick())] = randState()
+			u.Tags[TagKey(pickOf(u.Keys))] = randState(u.Keys)
 		}
+		if n == 2 && rng.IntN(2) == 0 {
+			// A rotation of the first key, stale, into the second, in any
+			// phase.
+			old, repl := u.Keys[0].ID, u.Keys[1].ID
+			u.Keys[0].Created = ago(100*day24 + dur())
+			u.Tags = map[string]string{}
+			switch rng.IntN(4) {
+			case 0:
+				u.Tags[TagKey(old)] = recorded(intent(other, dur()), repl).String()
+			case 1:
+				u.Tags[TagKey(old)] = issued(repl, dur()).String()
+			case 2:
+				u.Tags[TagKey(old)] = deactivated(repl, dur()).String()
+			default:
+				u.Tags[TagKey(old)] = reactivated(repl, dur()).String()
+			}
+			if rng.IntN(2) == 0 {
+				u = withEvidence(aligned(u))
+			}
+		}
+		// The keys and the secret: as keyrotor's own steps leave them for
+		// the tags (so that the plans reach every step), or anything.
 		if rng.IntN(2) == 0 {
-			u.StoredSecretKeyID = pick()
+			u = aligned(u)
+		}
+		switch rng.IntN(4) {
+		case 0:
+			u.Secret = SecretMeta{Read: true}
+		case 1:
+			u = withEvidence(u)
+		case 2:
+			// What an intent recorded, stored before the issued tag was
+			// written: an adoption.
+			u.Secret.AccessKeyID = pickOf(u.Keys)
+			states, _ := u.States()
+			for _, st := range states {
+				if st.Phase == PhaseIssuing && st.NewKeyID != "" {
+					u.Secret.AccessKeyID = st.NewKeyID
+				}
+			}
+			u = withEvidence(u)
+		default:
+			u.Secret = stored(pick(), pick(), ago(dur()))
 		}
 		if rng.IntN(15) == 0 {
 			u.Exempt = "random"
@@ -807,7 +1014,7 @@ func TestPlanProperties(t *testing.T) {
 		}
 		for _, u := range inv.Users {
 			if err := replay(u, byUser[u.Name], pol); err != nil {
-				t.Fatalf("policy %d, user %s: %v\nkeys %+v\ntags %v\nsecret %s\n%s", pi, u.Name, err, u.Keys, u.Tags, u.StoredSecretKeyID, dump(byUser[u.Name]))
+				t.Fatalf("policy %d, user %s: %v\nkeys %+v\ntags %v\nsecret %+v\n%s", pi, u.Name, err, u.Keys, u.Tags, u.Secret, dump(byUser[u.Name]))
 			}
 		}
 	}
@@ -879,6 +1086,9 @@ func replay(u User, acts []Action, pol Policy) error {
 			if status[a.NewKeyID] != vocab.KeyActive || a.NewKeyID == a.KeyID {
 				return fmt.Errorf("deactivate of %s with replacement %s %q", a.KeyID, a.NewKeyID, status[a.NewKeyID])
 			}
+			if !u.Secret.Holds(a.NewKeyID, a.KeyID) {
+				return fmt.Errorf("deactivate of %s, but the secret does not hold %s as its replacement", a.KeyID, a.NewKeyID)
+			}
 			status[a.KeyID] = vocab.KeyInactive
 		case ActionDelete:
 			if status[a.KeyID] != vocab.KeyInactive {
@@ -893,14 +1103,29 @@ func replay(u User, acts []Action, pol Policy) error {
 				}
 			} else if fixedNow.Sub(st.Deactivated) < pol.DeleteAfter {
 				return fmt.Errorf("delete of %s before delete_after", a.KeyID)
+			} else if !u.Secret.Holds(st.NewKeyID, a.KeyID) {
+				return fmt.Errorf("delete of %s, but the secret does not hold %s as its replacement", a.KeyID, st.NewKeyID)
+			} else if c := u.Secret.Clock; c.Event != ClockDeactivated || fixedNow.Sub(c.At) < pol.DeleteAfter {
+				return fmt.Errorf("delete of %s, but the secret's clock says %q", a.KeyID, c)
+			} else if k := keys[a.KeyID]; k.LastUsed != nil && k.LastUsed.After(st.Deactivated) {
+				return fmt.Errorf("delete of %s, used after its recorded deactivation", a.KeyID)
 			}
 			delete(status, a.KeyID)
 		case ActionCleanup:
 			k, ok := keys[a.KeyID]
-			if !ok || a.KeyID == u.StoredSecretKeyID || k.LastUsed != nil {
-				return fmt.Errorf("cleanup of %s (exists %v, secret %s, used %v)", a.KeyID, ok, u.StoredSecretKeyID, k.LastUsed)
+			if !ok || u.Secret.CurrentVersion == ClientRequestToken(a.KeyID) || k.LastUsed != nil {
+				return fmt.Errorf("cleanup of %s (exists %v, secret %+v, used %v)", a.KeyID, ok, u.Secret, k.LastUsed)
+			}
+			if id, rec := u.Secret.Unstored(u.Secret.Replaces); !rec || id != a.KeyID {
+				return fmt.Errorf("cleanup of %s, which the secret does not record as keyrotor's", a.KeyID)
+			}
+			if st, ok := states[u.Secret.Replaces]; ok && st.Phase != PhaseIssuing {
+				return fmt.Errorf("cleanup of %s, recorded for %s, which has no intent", a.KeyID, u.Secret.Replaces)
 			}
 			delete(status, a.KeyID)
+			if !slices.Contains(slices.Collect(maps.Values(status)), vocab.KeyActive) {
+				return fmt.Errorf("cleanup of %s, the user's last active key", a.KeyID)
+			}
 		case ActionForget:
 			_, st := states[a.KeyID]
 			_, bad := errs[a.KeyID]
@@ -920,6 +1145,45 @@ func replay(u User, acts []Action, pol Policy) error {
 		}
 	}
 	return nil
+}
+
+// TestPlanSecretClock: the deletion clock an IAM tag says is bounded by the
+// one mirrored on the owner's secret, which only the rotation role writes.
+func TestPlanSecretClock(t *testing.T) {
+	repl := active(kK, 30*day24)
+	real := deactivated(kK, 2*day24)
+	u := aligned(User{Keys: []Key{inactive(kA, 400*day24), repl}, Tags: tags(kA, real)})
+	u = withEvidence(u)
+	// A tagger moves the IAM tag's deactivation back by six days, still
+	// after the issue: by the tag alone, deletion would be due.
+	back := real
+	back.Deactivated, back.At = real.Deactivated.Add(-6*day24), real.Deactivated.Add(-6*day24)
+	forgedBack := u
+	forgedBack.Tags = tags(kA, back)
+	if a := PrimaryByKey(planUser(forgedBack, def))[kA]; a.Kind != ActionNone || a.Code != vocab.ReasonDeletionWaiting ||
+		!a.Due.Equal(real.Deactivated.Add(def.DeleteAfter)) {
+		t.Errorf("deactivation date moved back: %s %s due %s (%s)", a.Kind, a.Code, a.Due, a.Reason)
+	}
+	// A deactivated tag with no deactivation on the secret deletes nothing.
+	noClock := u
+	noClock.Secret.Clock = SecretClock{}
+	if a := PrimaryByKey(planUser(noClock, def))[kA]; a.Kind != ActionHold || a.Code != vocab.ReasonStateTampered {
+		t.Errorf("no clock on the secret: %s %s (%s)", a.Kind, a.Code, a.Reason)
+	}
+	// The secret saw the key on after the tag's deactivation (the tag's
+	// seen_active was removed): the grace starts over.
+	seen := u
+	seen.Secret.Clock = SecretClock{Event: ClockActive, At: real.Deactivated.Add(day24)}
+	if a := PrimaryByKey(planUser(seen, def))[kA]; a.Kind != ActionNone || a.Next.Deactivated.IsZero() || !a.Next.Deactivated.Equal(fixedNow) {
+		t.Errorf("seen active on the secret: %s next %s (%s)", a.Kind, a.Next, a.Reason)
+	}
+	// Honest: deleted 7 days after.
+	honest := u
+	honest.Tags = tags(kA, deactivated(kK, 8*day24))
+	honest = withEvidence(aligned(User{Keys: honest.Keys, Tags: honest.Tags}))
+	if a := PrimaryByKey(planUser(honest, def))[kA]; a.Kind != ActionDelete {
+		t.Errorf("honest deletion: %s %s (%s)", a.Kind, a.Code, a.Reason)
+	}
 }
 
 // TestPlanReviewFindings pins decisions a safety review asked for.
@@ -1014,10 +1278,10 @@ func TestPlanReasonCodes(t *testing.T) {
 		{name: "leased by another run", u: User{Keys: []Key{active(kA, 100*day24)}, Tags: tags(kA, intent(other, time.Minute))},
 			key: kA, kind: ActionSkip, code: vocab.ReasonLeaseHeld},
 		{name: "interrupted issue recovered", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute)},
-			Tags: tags(kA, intent(other, time.Hour)), StoredSecretKeyID: kK}, key: kK, kind: ActionNone, code: vocab.ReasonReplacementKey},
-		{name: "orphan", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute)}, Tags: tags(kA, intent(other, time.Hour)), StoredSecretKeyID: kA},
+			Tags: tags(kA, intent(other, time.Hour)), Secret: SecretMeta{AccessKeyID: kK}}, key: kK, kind: ActionNone, code: vocab.ReasonReplacementKey},
+		{name: "orphan", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute)}, Tags: tags(kA, recorded(intent(other, time.Hour), kK)), Secret: SecretMeta{AccessKeyID: kA}},
 			key: kK, kind: ActionCleanup, code: vocab.ReasonOrphan},
-		{name: "orphan in use", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute, usedAgo(time.Minute))}, Tags: tags(kA, intent(other, time.Hour)), StoredSecretKeyID: kA},
+		{name: "orphan in use", u: User{Keys: []Key{active(kA, 100*day24), active(kK, 50*time.Minute, usedAgo(time.Minute))}, Tags: tags(kA, recorded(intent(other, time.Hour), kK)), Secret: SecretMeta{AccessKeyID: kA}},
 			key: kA, kind: ActionHold, code: vocab.ReasonOrphanInUse,
 			fix: []string{"aws iam delete-access-key --user-name alice --access-key-id " + kK, "aws iam untag-user --user-name alice --tag-keys keyrotor:" + kA}},
 	}
@@ -1028,7 +1292,7 @@ func TestPlanReasonCodes(t *testing.T) {
 				pol = def
 			}
 			tt.u.SecretName = "keyrotor/111122223333/alice"
-			a, ok := PrimaryByKey(planUser(tt.u, pol))[tt.key]
+			a, ok := PrimaryByKey(planUser(aligned(tt.u), pol))[tt.key]
 			if !ok || a.Kind != tt.kind || a.Code != tt.code {
 				t.Fatalf("%s: %s %q, want %s %q (%s)", tt.key, a.Kind, a.Code, tt.kind, tt.code, a.Reason)
 			}

@@ -23,8 +23,11 @@ type userPlanner struct {
 	states map[string]State
 	errs   map[string]error
 	// replacementOf maps a replacement key to the old key whose rotation
-	// issued (or adopted) it.
+	// issued (or adopted) it, for rotations whose evidence agrees.
 	replacementOf map[string]string
+	// tampered maps an old key to what disagrees between its state tag and
+	// the evidence (see evidence.go); its rotation makes no step.
+	tampered map[string]string
 
 	decided   map[string][]Action
 	wantIssue []string
@@ -40,6 +43,7 @@ func newUserPlanner(account string, u User, pol Policy, now time.Time, runID str
 		byID:          map[string]Key{},
 		order:         map[string]int{},
 		replacementOf: map[string]string{},
+		tampered:      map[string]string{},
 		decided:       map[string][]Action{},
 		restart:       map[string]State{},
 	}
@@ -52,11 +56,39 @@ func newUserPlanner(account string, u User, pol Policy, now time.Time, runID str
 	}
 	p.states, p.errs = u.States()
 	for old, st := range p.states {
-		if _, ok := p.byID[old]; ok && st.NewKeyID != "" && st.Phase != PhaseIssuing {
+		x, ok := p.byID[old]
+		if !ok {
+			continue
+		}
+		var problem string
+		if st.Phase == PhaseIssuing {
+			var recorded *Key
+			if k, ok := p.recorded(old); ok {
+				recorded = &k
+			}
+			problem = intentProblem(x, st, recorded, now)
+		} else {
+			problem = rotationProblem(x, st, p.keys, u.Secret, p.secretName(), now)
+		}
+		switch {
+		case problem != "":
+			p.tampered[old] = problem
+		case st.NewKeyID != "" && st.Phase != PhaseIssuing:
 			p.replacementOf[st.NewKeyID] = old
 		}
 	}
 	return p
+}
+
+// recorded returns the key the owner's secret records as created for
+// oldID's rotation and never stored, if the user still has it.
+func (p *userPlanner) recorded(oldID string) (Key, bool) {
+	id, ok := p.u.Secret.Unstored(oldID)
+	if !ok {
+		return Key{}, false
+	}
+	k, ok := p.byID[id]
+	return k, ok
 }
 
 // action builds an action on keyID with its current state; Next defaults to
@@ -81,8 +113,31 @@ func (p *userPlanner) holdUntil(keyID string, code vocab.Reason, reason string, 
 	p.set(keyID, a)
 }
 
+// leased tells whether another run's intent still holds its key. An
+// intent dated in the future holds nothing: its lease would never end.
 func (p *userPlanner) leased(st State) bool {
-	return st.RunID != p.runID && p.now.Sub(st.At) < IntentLease
+	return st.RunID != p.runID && p.now.Sub(st.At) < IntentLease && !st.At.After(p.now.Add(ClockSkew))
+}
+
+// holdTampered holds a key whose state tag disagrees with the evidence:
+// nothing is written, and the report carries a state_tampered finding.
+func (p *userPlanner) holdTampered(keyID, what string) {
+	untag := cmdUntag(p.u.Name, keyID)
+	p.hold(keyID, vocab.ReasonStateTampered, fmt.Sprintf(
+		"keyrotor's state tag %s does not agree with the evidence: %s. Nothing is changed; if nobody tampered with the tag, remove it to start the rotation over: %s",
+		TagKey(keyID), what, untag), untag)
+}
+
+// holdProblem holds every key of a user the inventory could not read
+// fully.
+func (p *userPlanner) holdProblem() []Action {
+	var out []Action
+	for _, k := range p.keys {
+		a := p.action(k.ID, ActionHold, p.u.Problem.Code, p.u.Problem.Reason)
+		a.Fix = p.u.Problem.Fix
+		out = append(out, a)
+	}
+	return out
 }
 
 func (p *userPlanner) skip(keyID string, st State) {

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -61,14 +62,18 @@ type Exemptions struct {
 
 // TagMatch matches an IAM tag by key and, unless Value is empty, value.
 type TagMatch struct {
-	Key   string // tag key, matched exactly
-	Value string // tag value; empty matches any value
+	Key   string // tag key, matched ignoring case
+	Value string // tag value, matched ignoring case; empty matches any value
 }
 
 // Matches reports whether a tag with this key and value satisfies t. IAM
-// tag keys are case-sensitive, so the key is compared exactly.
+// compares tag keys case-insensitively (a user tagged Keyrotor:Exempt
+// carries the tag keyrotor:exempt), so the key is compared that way. The
+// value is too: for an exemption, "True" meaning anything but true would
+// rotate a break-glass user by surprise, and erring that way is the unsafe
+// side.
 func (t TagMatch) Matches(key, value string) bool {
-	return t.Key != "" && key == t.Key && (t.Value == "" || value == t.Value)
+	return t.Key != "" && strings.EqualFold(key, t.Key) && (t.Value == "" || strings.EqualFold(value, t.Value))
 }
 
 // SecretSettings say where and how the secrets of new keys are stored.
@@ -78,9 +83,12 @@ type SecretSettings struct {
 	// KMSKeyID encrypts newly created secrets; "" uses the account's
 	// aws/secretsmanager key.
 	KMSKeyID string
-	// UserReadPolicy attaches a resource policy letting the key's IAM user
-	// read its own secret.
+	// UserReadPolicy lets the key's IAM user read its own secret through
+	// the secret's resource policy (which denies everyone else in any case).
 	UserReadPolicy bool
+	// BreakGlass are principal ARNs (patterns with *) excepted from the
+	// denials of every secret's resource policy, for recovery.
+	BreakGlass []string
 	// Name gives the secret name of a user in an account (from the
 	// configured template); it must give every user a name of their own.
 	Name func(accountID, accountName, userName string) (string, error)

@@ -216,6 +216,8 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 		FreshLastUsed: func(u User, k Key) bool {
 			return NeedsFreshLastUsed(u, k, t.Policy, now)
 		},
+		KMS: api.KMS, Simulate: api.Permissions, SecretRegion: r.Secrets.Region,
+		CheckDecrypt: func(u User) bool { return NeedsDecryptCheck(u, t.Policy, now) },
 	})
 	if err != nil {
 		return fail(fmt.Errorf("inventory of %s: %w", t.ID, err))
@@ -230,7 +232,8 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 	case vocab.ModeApply:
 		run, filtered := r.filter(actions)
 		ex := &Executor{
-			IAM: api.IAM, Secrets: SecretStore{API: api.Secrets, KMSKeyID: r.Secrets.KMSKeyID, UserReadPolicy: r.Secrets.UserReadPolicy},
+			IAM: api.IAM, Secrets: SecretStore{API: api.Secrets, KMSKeyID: r.Secrets.KMSKeyID, UserReadPolicy: r.Secrets.UserReadPolicy,
+				WriterARN: api.RoleARN, BreakGlass: r.Secrets.BreakGlass},
 			Notifier: r.Notifier, Now: r.Now, RunID: r.RunID, AccountID: t.ID, AccountName: t.Name,
 			SecretRegion: r.Secrets.Region, Logger: log, Concurrency: max(1, r.PerAccount),
 		}
@@ -297,8 +300,8 @@ func (r *Runner) filter(actions []Action) (run []Action, skipped []Outcome) {
 				skipped = append(skipped, Outcome{Action: a, Result: vocab.ResultSkipped, Err: fmt.Errorf("%w by --user", ErrFiltered)})
 			} else {
 				// Reported as planned, but a user outside --user gets no
-				// mail (and so no tag write) from this run.
-				a.Notify = ""
+				// mail and no tag write from this run.
+				a.Notify, a.Next = "", a.State
 				run = append(run, a)
 			}
 			continue
@@ -351,6 +354,9 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 			rk.Findings = []report.Finding{}
 			for _, f := range Findings(u, k, t.Policy, now) {
 				rk.Findings = append(rk.Findings, report.Finding{ID: f.ID, Controls: f.Controls})
+			}
+			if o, ok := byKey[k.ID]; ok && o.Action.Code == vocab.ReasonStateTampered {
+				rk.Findings = append(rk.Findings, report.Finding{ID: FindingStateTampered, Controls: Controls(FindingStateTampered)})
 			}
 			if st, ok := states[k.ID]; ok {
 				rk.RotationState = string(st.Phase)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,25 +26,53 @@ type SecretsAPI interface {
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 }
 
-// Tags keyrotor puts on the secrets it manages.
+// Tags keyrotor puts on the secrets it manages. The secret's resource
+// policy lets only the rotation role change them, so they are evidence of
+// what keyrotor stored: which key the secret holds and which key that one
+// replaces.
 const (
 	SecretTagUser        = "keyrotor:user"
 	SecretTagAccessKeyID = "keyrotor:access-key-id"
+	SecretTagReplaces    = "keyrotor:replaces"
 	SecretTagManaged     = "keyrotor:managed"
+	// SecretTagClock mirrors when the old key was last turned off or
+	// found on: "deactivated <time>" or "active <time>" (see SecretClock).
+	SecretTagClock = "keyrotor:clock"
 )
 
 // SecretStore writes new access keys into the member account's Secrets
-// Manager, one secret per IAM user and one version per rotation.
+// Manager, one secret per IAM user and one version per rotation, each
+// secret under a resource policy that lets its owner alone read it and the
+// rotation role alone change it.
 type SecretStore struct {
 	API SecretsAPI
 	// KMSKeyID encrypts newly created secrets; "" uses the account's
 	// aws/secretsmanager key. An existing secret keeps its key. With a
 	// customer managed key, the user also needs kms:Decrypt on it to read
-	// the secret (the key policy is the account's business, not keyrotor's).
+	// the secret; the planner checks that before deactivating the old key.
 	KMSKeyID string
-	// UserReadPolicy attaches a resource policy that lets the key's IAM user
-	// read its own secret, so nobody has to copy the key around.
+	// UserReadPolicy adds to the resource policy a statement that lets the
+	// key's IAM user read its own secret, so nobody has to copy the key
+	// around. Without it the user needs an identity policy for that.
 	UserReadPolicy bool
+	// WriterARN is the principal that may change the secret: the rotation
+	// role's ARN, which is what aws:PrincipalArn is for its sessions.
+	WriterARN string
+	// BreakGlass are principal ARNs (patterns with * allowed) excepted from
+	// the policy's denials, for recovery (secrets.break_glass_principals).
+	BreakGlass []string
+}
+
+// secretNameRe is what Secrets Manager accepts as a secret name. IAM user
+// names may hold a comma, which it refuses.
+var secretNameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+
+// ValidSecretName checks that name is a name Secrets Manager accepts.
+func ValidSecretName(name string) error {
+	if !secretNameRe.MatchString(name) {
+		return fmt.Errorf("secret name %q is not 1-512 letters, digits or /_+=.@-", name)
+	}
+	return nil
 }
 
 // StoredSecret locates a stored secret version. It never holds the value.
@@ -145,75 +175,135 @@ func ClientRequestToken(keyID string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// Store writes v as the current version of secret name: CreateSecret when
-// the secret does not exist yet, else PutSecretValue with the same
-// deterministic version token. It also tags the secret and, with
-// UserReadPolicy, lets v.UserARN read it.
+// An issue writes a user's secret in three steps around CreateAccessKey,
+// so that the secret is, at every moment, evidence an insider cannot forge:
 //
-// On an existing secret the value is written last, after the policy and the
-// tags, so that when Store fails the current version still holds the old key
-// and the caller can delete the new one without breaking the user's reads.
-// Errors name the secret and the call, never the value.
+//  1. Prepare, before the key exists: the secret is created without a value
+//     (or, if it exists, taken over) and given the resource policy that
+//     lets the owner alone read it and the rotation role alone change it;
+//     the tags naming a key are cleared, so whatever anyone wrote there
+//     before is gone.
+//  2. Record, right after CreateAccessKey: the tags name the new key and the
+//     key it replaces. Only the rotation role can have written them, so a
+//     later run may delete that key, and it alone, if its value was never
+//     stored.
+//  3. Put: the value becomes the current version, with the version token
+//     ClientRequestToken(key ID), which marks it as stored.
+//
+// Store does all three for a key that exists already.
+
+// SecretOwner is who a secret is for: the user whose key it holds.
+type SecretOwner struct {
+	UserName, UserARN, AccountID string
+}
+
+// Store writes v as the current version of secret name (Prepare, Record,
+// Put) and returns where. Errors name the secret and the call, never the
+// value.
 func (s SecretStore) Store(ctx context.Context, name string, v SecretValue) (StoredSecret, error) {
-	if name == "" {
-		return StoredSecret{}, errors.New("store secret: no secret name")
-	}
 	if v.AccessKeyID == "" || v.SecretAccessKey == "" {
 		return StoredSecret{}, fmt.Errorf("store secret %s: the value has no access key", name)
 	}
-	if s.UserReadPolicy && v.UserARN == "" {
-		return StoredSecret{}, fmt.Errorf("store secret %s: no user ARN for the read policy", name)
+	if err := s.Prepare(ctx, name, SecretOwner{UserName: v.UserName, UserARN: v.UserARN, AccountID: v.AccountID}); err != nil {
+		return StoredSecret{}, err
+	}
+	if err := s.Record(ctx, name, v.AccessKeyID, v.Replaces); err != nil {
+		return StoredSecret{}, err
+	}
+	return s.Put(ctx, name, v)
+}
+
+// Prepare makes sure secret name exists under its resource policy, with no
+// tag naming a key. Nothing is readable in it that was not there before.
+func (s SecretStore) Prepare(ctx context.Context, name string, o SecretOwner) error {
+	if name == "" {
+		return errors.New("store secret: no secret name")
+	}
+	doc, err := SecretPolicy(SecretAccess{OwnerARN: o.UserARN, OwnerAllow: s.UserReadPolicy, WriterARN: s.WriterARN, BreakGlass: s.BreakGlass})
+	if err != nil {
+		return fmt.Errorf("store secret %s: %w", name, err)
+	}
+	in := &secretsmanager.CreateSecretInput{
+		Name: aws.String(name),
+		Description: aws.String(fmt.Sprintf(
+			"Access key of IAM user %s in account %s, issued by keyrotor. JSON keys: AccessKeyId, SecretAccessKey.",
+			o.UserName, o.AccountID)),
+		Tags: []smtypes.Tag{
+			{Key: aws.String(SecretTagUser), Value: aws.String(o.UserName)},
+			{Key: aws.String(SecretTagManaged), Value: aws.String("true")},
+		},
+	}
+	if s.KMSKeyID != "" {
+		in.KmsKeyId = aws.String(s.KMSKeyID)
+	}
+	_, err = s.API.CreateSecret(ctx, in)
+	var exists *smtypes.ResourceExistsException
+	created := err == nil
+	switch {
+	case created:
+	case errors.As(err, &exists):
+		// From an earlier rotation, or from a CreateSecret of this very
+		// step whose response was lost.
+	default:
+		return fmt.Errorf("create secret %s: %w", name, err)
+	}
+	if err := s.putPolicy(ctx, name, doc); err != nil {
+		return err
+	}
+	if created {
+		return nil
+	}
+	// Someone may have created the secret before keyrotor and tagged it;
+	// from now on only the rotation role can tag it.
+	tags := slices.Concat(in.Tags, []smtypes.Tag{{Key: aws.String(SecretTagAccessKeyID), Value: aws.String("")},
+		{Key: aws.String(SecretTagReplaces), Value: aws.String("")}, {Key: aws.String(SecretTagClock), Value: aws.String("")}})
+	if _, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: tags}); err != nil {
+		return fmt.Errorf("tag secret %s: %w", name, err)
+	}
+	return nil
+}
+
+// Record tags secret name with the key it is about to hold and the key that
+// one replaces.
+func (s SecretStore) Record(ctx context.Context, name, keyID, replaces string) error {
+	_, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: []smtypes.Tag{
+		{Key: aws.String(SecretTagAccessKeyID), Value: aws.String(keyID)},
+		{Key: aws.String(SecretTagReplaces), Value: aws.String(replaces)},
+	}})
+	if err != nil {
+		return fmt.Errorf("tag secret %s with new key %s: %w", name, keyID, err)
+	}
+	return nil
+}
+
+// SetClock mirrors on secret name when the old key of its rotation was
+// turned off (or found on): the deletion clock, which an IAM tag alone could
+// set back.
+func (s SecretStore) SetClock(ctx context.Context, name string, c SecretClock) error {
+	_, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: []smtypes.Tag{
+		{Key: aws.String(SecretTagClock), Value: aws.String(c.String())},
+	}})
+	if err != nil {
+		return fmt.Errorf("tag secret %s with %s: %w", name, c, err)
+	}
+	return nil
+}
+
+// Put writes v as the current version of secret name, with the version
+// token of v's key, so a retried or repeated put adds no version.
+func (s SecretStore) Put(ctx context.Context, name string, v SecretValue) (StoredSecret, error) {
+	if v.AccessKeyID == "" || v.SecretAccessKey == "" {
+		return StoredSecret{}, fmt.Errorf("store secret %s: the value has no access key", name)
 	}
 	body, err := json.Marshal(v.payload())
 	if err != nil {
 		// json cannot fail on strings; the error never includes the value.
 		return StoredSecret{}, fmt.Errorf("store secret %s: encode value: %w", name, err)
 	}
-	value := string(body)
-	token := ClientRequestToken(v.AccessKeyID)
-	tags := []smtypes.Tag{
-		{Key: aws.String(SecretTagUser), Value: aws.String(v.UserName)},
-		{Key: aws.String(SecretTagAccessKeyID), Value: aws.String(v.AccessKeyID)},
-		{Key: aws.String(SecretTagManaged), Value: aws.String("true")},
-	}
-
-	in := &secretsmanager.CreateSecretInput{
-		Name:               aws.String(name),
-		ClientRequestToken: aws.String(token),
-		Description: aws.String(fmt.Sprintf(
-			"Access key of IAM user %s in account %s, issued by keyrotor. JSON keys: AccessKeyId, SecretAccessKey.",
-			v.UserName, v.AccountID)),
-		SecretString: aws.String(value),
-		Tags:         tags,
-	}
-	if s.KMSKeyID != "" {
-		in.KmsKeyId = aws.String(s.KMSKeyID)
-	}
-	out, err := s.API.CreateSecret(ctx, in)
-	if err == nil {
-		st := StoredSecret{Name: name, ARN: aws.ToString(out.ARN), VersionID: aws.ToString(out.VersionId)}
-		if err := s.putPolicy(ctx, name, v.UserARN); err != nil {
-			return st, err
-		}
-		return st, nil
-	}
-	var exists *smtypes.ResourceExistsException
-	if !errors.As(err, &exists) {
-		return StoredSecret{}, fmt.Errorf("create secret %s: %w", name, err)
-	}
-
-	// The secret exists: from an earlier rotation, or from a CreateSecret of
-	// this very key whose response was lost.
-	if err := s.putPolicy(ctx, name, v.UserARN); err != nil {
-		return StoredSecret{}, err
-	}
-	if _, err := s.API.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(name), Tags: tags}); err != nil {
-		return StoredSecret{}, fmt.Errorf("tag secret %s: %w", name, err)
-	}
 	put, err := s.API.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(name),
-		ClientRequestToken: aws.String(token),
-		SecretString:       aws.String(value),
+		ClientRequestToken: aws.String(ClientRequestToken(v.AccessKeyID)),
+		SecretString:       aws.String(string(body)),
 	})
 	if err != nil {
 		return StoredSecret{}, fmt.Errorf("put secret value %s: %w", name, err)
@@ -221,16 +311,13 @@ func (s SecretStore) Store(ctx context.Context, name string, v SecretValue) (Sto
 	return StoredSecret{Name: name, ARN: aws.ToString(put.ARN), VersionID: aws.ToString(put.VersionId)}, nil
 }
 
-// putPolicy lets userARN read the secret.
-func (s SecretStore) putPolicy(ctx context.Context, name, userARN string) error {
-	if !s.UserReadPolicy {
-		return nil
-	}
-	doc, err := UserReadPolicy(userARN)
-	if err != nil {
-		return fmt.Errorf("put resource policy on secret %s: %w", name, err)
-	}
-	_, err = s.API.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{
+// putPolicy attaches the secret's resource policy doc. BlockPublicPolicy
+// makes Secrets Manager refuse a policy that would let anyone outside the
+// account in; it does nothing against principals of the account whose
+// identity policies allow secretsmanager:GetSecretValue, which is what the
+// policy's explicit denials are for.
+func (s SecretStore) putPolicy(ctx context.Context, name, doc string) error {
+	_, err := s.API.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{
 		SecretId:          aws.String(name),
 		ResourcePolicy:    aws.String(doc),
 		BlockPublicPolicy: aws.Bool(true),
@@ -241,36 +328,84 @@ func (s SecretStore) putPolicy(ctx context.Context, name, userARN string) error 
 	return nil
 }
 
-// UserReadPolicy returns the resource policy document that lets userARN call
-// GetSecretValue and DescribeSecret on the secret it is attached to. The
-// resource is "*", which in a secret's resource policy means that secret
-// only; it lets the same document serve before the secret's ARN is known.
-func UserReadPolicy(userARN string) (string, error) {
-	if userARN == "" {
-		return "", errors.New("no user ARN")
-	}
-	type principal struct {
-		AWS string `json:"AWS"`
+// SecretAccess says who may do what with one user's secret.
+type SecretAccess struct {
+	// OwnerARN is the IAM user whose key the secret holds: the only
+	// principal, break-glass ones aside, that may read it.
+	OwnerARN string
+	// OwnerAllow adds a statement allowing the owner to read the secret
+	// (GetSecretValue, DescribeSecret), so no identity policy is needed.
+	OwnerAllow bool
+	// WriterARN is the only principal, break-glass ones aside, that may
+	// change the secret, its tags or its policy, or delete it.
+	WriterARN string
+	// BreakGlass are principal ARN patterns excepted from both denials.
+	BreakGlass []string
+}
+
+// secretReadActions are what the write denial leaves to everyone: reading
+// the metadata and the policy. GetSecretValue is denied separately, to all
+// but the owner.
+var secretReadActions = []string{
+	"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
+	"secretsmanager:GetResourcePolicy", "secretsmanager:ListSecretVersionIds",
+}
+
+// SecretPolicy returns the resource policy of a user's secret. In the
+// secret's own account an identity policy allowing
+// secretsmanager:GetSecretValue on "*" (PowerUserAccess does) is enough to
+// read any secret that does not deny it, so the policy denies:
+//
+//   - GetSecretValue to every principal but the owner (and the break-glass
+//     principals): no keyrotor role, no administrator, nobody else;
+//   - every other call but the metadata reads to every principal but the
+//     rotation role (and the break-glass principals): nobody else can put a
+//     value, move a version stage, change the tags the planner trusts,
+//     replace or remove the policy, or delete the secret.
+//
+// The denials match aws:PrincipalArn, which for a role session is the
+// role's ARN. The resource is "*", which in a secret's resource policy
+// means that secret only; it lets the same document serve before the
+// secret's ARN is known.
+func SecretPolicy(a SecretAccess) (string, error) {
+	switch {
+	case a.OwnerARN == "":
+		return "", errors.New("no user ARN for the secret's policy")
+	case a.WriterARN == "":
+		return "", errors.New("no rotation role ARN for the secret's policy")
 	}
 	type statement struct {
-		Sid       string    `json:"Sid"`
-		Effect    string    `json:"Effect"`
-		Principal principal `json:"Principal"`
-		Action    []string  `json:"Action"`
-		Resource  string    `json:"Resource"`
+		Sid       string         `json:"Sid"`
+		Effect    string         `json:"Effect"`
+		Principal any            `json:"Principal"`
+		Action    []string       `json:"Action,omitempty"`
+		NotAction []string       `json:"NotAction,omitempty"`
+		Resource  string         `json:"Resource"`
+		Condition map[string]any `json:"Condition,omitempty"`
 	}
-	doc := struct {
+	except := func(arns ...string) map[string]any {
+		return map[string]any{"ArnNotLike": map[string][]string{"aws:PrincipalArn": append(arns, a.BreakGlass...)}}
+	}
+	var stmts []statement
+	if a.OwnerAllow {
+		stmts = append(stmts, statement{
+			Sid: "KeyrotorUserReadsOwnKey", Effect: "Allow", Principal: map[string]string{"AWS": a.OwnerARN},
+			Action: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resource: "*",
+		})
+	}
+	stmts = append(stmts,
+		statement{
+			Sid: "KeyrotorOnlyOwnerReads", Effect: "Deny", Principal: "*",
+			Action: []string{"secretsmanager:GetSecretValue"}, Resource: "*", Condition: except(a.OwnerARN),
+		},
+		statement{
+			Sid: "KeyrotorOnlyRotationRoleWrites", Effect: "Deny", Principal: "*",
+			NotAction: secretReadActions, Resource: "*", Condition: except(a.WriterARN),
+		})
+	b, err := json.Marshal(struct {
 		Version   string      `json:"Version"`
 		Statement []statement `json:"Statement"`
-	}{
-		Version: "2012-10-17",
-		Statement: []statement{{
-			Sid: "KeyrotorUserReadsOwnKey", Effect: "Allow", Principal: principal{AWS: userARN},
-			Action:   []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
-			Resource: "*",
-		}},
-	}
-	b, err := json.Marshal(doc)
+	}{"2012-10-17", stmts})
 	if err != nil {
 		return "", err
 	}

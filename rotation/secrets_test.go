@@ -115,11 +115,11 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 	keys := e.addUser("alice", awssim.KeySpec{Created: e.ago(100 * exDay)}, awssim.KeySpec{})
 	bob := e.addUser("bob", awssim.KeySpec{})
 	name := e.secretName("alice")
-	store := rotation.SecretStore{API: e.sm, KMSKeyID: "alias/keyrotor", UserReadPolicy: true}
+	store := rotation.SecretStore{API: e.sm, KMSKeyID: "alias/keyrotor", UserReadPolicy: true, WriterARN: e.writerARN()}
 	ctx := context.Background()
 
-	// First rotation: the secret is created with value, tags, KMS key and
-	// a policy letting alice read it.
+	// First rotation: the secret is created with tags and KMS key, given a
+	// policy letting alice alone read it, and only then its value.
 	e.sim.ResetCalls()
 	st, err := store.Store(ctx, name, valueFor(e, "alice", keys[1], keys[0].AccessKeyID))
 	if err != nil {
@@ -129,7 +129,8 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 		!strings.HasPrefix(st.ARN, "arn:aws:secretsmanager:"+exRegion+":"+exAccount+":secret:"+name+"-") {
 		t.Errorf("stored = %+v", st)
 	}
-	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"}) {
+	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy",
+		"secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
 		t.Errorf("calls = %v", got)
 	}
 	f := secretFields(t, e, "alice")
@@ -146,7 +147,8 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 		}
 	}
 	tags, d := secretTags(t, e, name)
-	if tags[rotation.SecretTagUser] != "alice" || tags[rotation.SecretTagAccessKeyID] != keys[1].AccessKeyID || tags[rotation.SecretTagManaged] != "true" {
+	if tags[rotation.SecretTagUser] != "alice" || tags[rotation.SecretTagAccessKeyID] != keys[1].AccessKeyID || tags[rotation.SecretTagManaged] != "true" ||
+		tags[rotation.SecretTagReplaces] != keys[0].AccessKeyID {
 		t.Errorf("tags = %v", tags)
 	}
 	if aws.ToString(d.KmsKeyId) != "alias/keyrotor" || !strings.Contains(aws.ToString(d.Description), "alice") {
@@ -156,20 +158,17 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Statement []struct {
-			Effect    string
-			Principal struct{ AWS string }
-			Action    []string
-		}
+	doc := policyStatements(t, aws.ToString(pol.ResourcePolicy))
+	if len(doc) != 3 {
+		t.Fatalf("policy %q: want the owner's allow and two denials", aws.ToString(pol.ResourcePolicy))
 	}
-	if err := json.Unmarshal([]byte(aws.ToString(pol.ResourcePolicy)), &doc); err != nil || len(doc.Statement) != 1 {
-		t.Fatalf("policy %q: %v", aws.ToString(pol.ResourcePolicy), err)
-	}
-	s := doc.Statement[0]
-	if s.Effect != "Allow" || s.Principal.AWS != e.userARN("alice") ||
+	s := doc[0]
+	if s.Effect != "Allow" || string(s.Principal) != `{"AWS":"`+e.userARN("alice")+`"}` ||
 		!slices.Equal(s.Action, []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}) {
 		t.Errorf("policy statement = %+v", s)
+	}
+	if doc[1].Effect != "Deny" || doc[2].Effect != "Deny" || string(doc[1].Principal) != `"*"` {
+		t.Errorf("denials = %+v %+v", doc[1], doc[2])
 	}
 	if _, err := e.readSecretAs(keys[1], "alice"); err != nil {
 		t.Errorf("alice cannot read her secret: %v", err)
@@ -199,8 +198,10 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 	if st2.VersionID != rotation.ClientRequestToken(next.AccessKeyID) || st2.ARN != st.ARN {
 		t.Errorf("second store = %+v", st2)
 	}
+	// On the existing secret, Prepare also clears the key tags before
+	// Record writes them.
 	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy",
-		"secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
+		"secretsmanager:TagResource", "secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
 		t.Errorf("calls = %v", got)
 	}
 	if f := secretFields(t, e, "alice"); f["AccessKeyId"] != next.AccessKeyID || f["Replaces"] != keys[1].AccessKeyID {
@@ -215,25 +216,49 @@ func TestSecretStoreCreateThenRotate(t *testing.T) {
 	}
 }
 
-func TestSecretStoreWithoutPolicy(t *testing.T) {
+// TestSecretStoreWithoutOwnerAllow: with user_read_policy off the owner
+// gets no allow from the secret, but the denials protect it all the same.
+func TestSecretStoreWithoutOwnerAllow(t *testing.T) {
 	e := exNewEnv(t, 3)
 	keys := e.addUser("alice", awssim.KeySpec{})
-	store := rotation.SecretStore{API: e.sm}
+	store := rotation.SecretStore{API: e.sm, WriterARN: e.writerARN()}
 	v := valueFor(e, "alice", keys[0], "")
-	v.UserARN = ""
 	if _, err := store.Store(context.Background(), e.secretName("alice"), v); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret"}) {
+	if got := e.writeOps(); !slices.Equal(got, []string{"secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy",
+		"secretsmanager:TagResource", "secretsmanager:PutSecretValue"}) {
 		t.Errorf("calls = %v", got)
 	}
 	pol, err := e.sm.GetResourcePolicy(context.Background(), &secretsmanager.GetResourcePolicyInput{SecretId: aws.String(e.secretName("alice"))})
-	if err != nil || pol.ResourcePolicy != nil {
-		t.Errorf("policy = %v, %v", aws.ToString(pol.ResourcePolicy), err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc := policyStatements(t, aws.ToString(pol.ResourcePolicy)); len(doc) != 2 || doc[0].Effect != "Deny" || doc[1].Effect != "Deny" {
+		t.Errorf("policy = %s, want the two denials only", aws.ToString(pol.ResourcePolicy))
 	}
 	if _, ok := secretFields(t, e, "alice")["Replaces"]; ok {
 		t.Errorf("empty Replaces stored")
 	}
+}
+
+// policyStatement is a resource policy statement as the tests read it.
+type policyStatement struct {
+	Sid       string
+	Effect    string
+	Principal json.RawMessage
+	Action    []string
+	NotAction []string
+	Condition map[string]map[string][]string
+}
+
+func policyStatements(t *testing.T, doc string) []policyStatement {
+	t.Helper()
+	var d struct{ Statement []policyStatement }
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		t.Fatalf("policy %q: %v", doc, err)
+	}
+	return d.Statement
 }
 
 // TestSecretStoreFailures checks that a failed store names the secret and
@@ -244,7 +269,7 @@ func TestSecretStoreFailures(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			e := exNewEnv(t, 1)
 			keys := e.addUser("alice", awssim.KeySpec{}, awssim.KeySpec{})
-			store := rotation.SecretStore{API: e.sm, UserReadPolicy: true}
+			store := rotation.SecretStore{API: e.sm, UserReadPolicy: true, WriterARN: e.writerARN()}
 			name := e.secretName("alice")
 			ctx := context.Background()
 			if _, err := store.Store(ctx, name, valueFor(e, "alice", keys[0], "")); err != nil {
@@ -274,7 +299,7 @@ func TestSecretStoreFailures(t *testing.T) {
 func TestSecretStoreRejectsBadInput(t *testing.T) {
 	e := exNewEnv(t, 1)
 	keys := e.addUser("alice", awssim.KeySpec{})
-	store := rotation.SecretStore{API: e.sm, UserReadPolicy: true}
+	store := rotation.SecretStore{API: e.sm, UserReadPolicy: true, WriterARN: e.writerARN()}
 	noARN := valueFor(e, "alice", keys[0], "")
 	noARN.UserARN = ""
 	noSecret := valueFor(e, "alice", keys[0], "")
@@ -293,5 +318,35 @@ func TestSecretStoreRejectsBadInput(t *testing.T) {
 	}
 	if got := e.writeOps(); len(got) != 0 {
 		t.Errorf("calls = %v", got)
+	}
+}
+
+// TestSecretPolicyDenials pins who each denial excepts: reading, the owner
+// and the break-glass principals; everything else but the metadata reads,
+// the rotation role and the break-glass principals.
+func TestSecretPolicyDenials(t *testing.T) {
+	const owner, writer, bg = "arn:aws:iam::222222222222:user/alice", "arn:aws:iam::222222222222:role/KeyrotorRotationRole", "arn:aws:iam::*:role/BreakGlass"
+	doc, err := rotation.SecretPolicy(rotation.SecretAccess{OwnerARN: owner, WriterARN: writer, BreakGlass: []string{bg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := policyStatements(t, doc)
+	if len(st) != 2 {
+		t.Fatalf("statements = %+v, want the two denials (no owner allow)", st)
+	}
+	read, write := st[0], st[1]
+	if !slices.Equal(read.Action, []string{"secretsmanager:GetSecretValue"}) ||
+		!slices.Equal(read.Condition["ArnNotLike"]["aws:PrincipalArn"], []string{owner, bg}) {
+		t.Errorf("read denial = %+v", read)
+	}
+	if len(write.Action) != 0 || !slices.Contains(write.NotAction, "secretsmanager:DescribeSecret") ||
+		slices.Contains(write.NotAction, "secretsmanager:PutResourcePolicy") ||
+		!slices.Equal(write.Condition["ArnNotLike"]["aws:PrincipalArn"], []string{writer, bg}) {
+		t.Errorf("write denial = %+v", write)
+	}
+	for _, a := range []rotation.SecretAccess{{WriterARN: writer}, {OwnerARN: owner}} {
+		if _, err := rotation.SecretPolicy(a); err == nil {
+			t.Errorf("SecretPolicy(%+v) without an owner or a writer: no error", a)
+		}
 	}
 }

@@ -111,6 +111,11 @@ type State struct {
 	Notified Events
 	// Reminded is when the last "old key still in use" reminder was mailed.
 	Reminded time.Time
+	// SeenActive is when a run found a key keyrotor had deactivated Active
+	// again. Once the key is off again its deletion grace restarts from
+	// when a run sees that, so a manual reactivation always buys a full
+	// delete_after.
+	SeenActive time.Time
 }
 
 // Since is the start of the current phase's clock: the intent time for
@@ -137,10 +142,19 @@ func (s State) WithIssued(newKeyID string, t time.Time) State {
 }
 
 // WithDeactivated returns the state to record once the old key was
-// deactivated at t.
+// deactivated at t (or found deactivated again at t after it had been
+// seen active).
 func (s State) WithDeactivated(t time.Time) State {
 	s.Phase = PhaseDeactivated
 	s.Deactivated, s.At = stamp(t), stamp(t)
+	s.SeenActive = time.Time{}
+	return s
+}
+
+// WithSeenActive returns the state to record when a key keyrotor
+// deactivated is found Active again at t.
+func (s State) WithSeenActive(t time.Time) State {
+	s.SeenActive = stamp(t)
 	return s
 }
 
@@ -184,6 +198,7 @@ const (
 	fieldReact    = "reactivated"
 	fieldNotified = "notified"
 	fieldReminded = "reminded"
+	fieldSeen     = "seen_active"
 )
 
 // TagKey is the IAM user tag key holding the state of the old key oldKeyID.
@@ -193,13 +208,37 @@ func TagKey(oldKeyID string) string { return tagPrefix + oldKeyID }
 // returns the old key's ID. Only "keyrotor:" followed by something shaped
 // like an access key ID (16-128 upper-case letters and digits) counts, so
 // that other keyrotor:* tags (an exemption tag, say) are never mistaken for
-// the state of a vanished key and removed.
+// the state of a vanished key and removed. IAM compares tag keys
+// case-insensitively, so "Keyrotor:akia..." is the same tag as
+// "keyrotor:AKIA..." and counts too, the ID returned upper-cased as IAM
+// spells key IDs; a spelling other than upper case must start with AKIA,
+// the prefix of every IAM user's access key, so that a tag such as
+// keyrotor:notificationsmuted is not taken for one.
 func IsStateTag(key string) (oldKeyID string, ok bool) {
-	id, found := strings.CutPrefix(key, tagPrefix)
-	if !found || !validKeyID(id) {
+	if len(key) < len(tagPrefix) || !strings.EqualFold(key[:len(tagPrefix)], tagPrefix) {
+		return "", false
+	}
+	raw := key[len(tagPrefix):]
+	id := strings.ToUpper(raw)
+	if !validKeyID(id) || (id != raw && !strings.HasPrefix(id, "AKIA")) {
 		return "", false
 	}
 	return id, true
+}
+
+// TagValue looks up an IAM tag by key the way IAM does, ignoring case: a
+// user cannot carry two tags whose keys differ only in case, and whoever
+// can tag a user chooses the spelling.
+func TagValue(tags map[string]string, key string) (string, bool) {
+	if v, ok := tags[key]; ok {
+		return v, true
+	}
+	for k, v := range tags {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func validKeyID(id string) bool {
@@ -261,6 +300,7 @@ func (s State) String() string {
 	tm(fieldReact, s.Reactivated)
 	field(fieldNotified, s.Notified.String())
 	tm(fieldReminded, s.Reminded)
+	tm(fieldSeen, s.SeenActive)
 	return b.String()
 }
 
@@ -345,6 +385,8 @@ func (s *State) set(k, v string) error {
 		s.Reactivated, err = parseStateTime(k, v)
 	case fieldReminded:
 		s.Reminded, err = parseStateTime(k, v)
+	case fieldSeen:
+		s.SeenActive, err = parseStateTime(k, v)
 	case fieldNotified:
 		for e := range strings.SplitSeq(v, string(eventSep)) {
 			b := eventBit(Event(e))

@@ -213,9 +213,12 @@ func TestIsStateTag(t *testing.T) {
 		{"keyrotor:AKIA" + strings.Repeat("A", 125), "", false},
 		{"keyrotor:exempt", "", false},
 		{"keyrotor:AKIASHORT", "", false},
-		{"keyrotor:akiaold0000000000001", "", false},
+		// IAM tag keys are case-insensitive: these are the same tag.
+		{"keyrotor:akiaold0000000000001", keyOld, true},
+		{"KEYROTOR:" + keyOld, keyOld, true},
+		{"Keyrotor:" + keyOld, keyOld, true},
+		{"keyrotor:notificationsmutedforever", "", false},
 		{"keyrotor:", "", false},
-		{"Keyrotor:" + keyOld, "", false},
 		{"owner", "", false},
 		{keyOld, "", false},
 	}

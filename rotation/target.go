@@ -1,10 +1,6 @@
 package rotation
 
 import (
-	"context"
-
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-
 	"keyrotor/accounts"
 )
 
@@ -15,9 +11,12 @@ type AccountAPI struct {
 		IAMWriter
 	}
 	Secrets interface {
-		SecretReader
+		SecretMetaReader
 		SecretsAPI
 	}
+	// KMS reads the key policy of secrets' customer managed keys, for the
+	// owner decrypt check.
+	KMS KeyPolicyReader
 	// Permissions, when set, lets an apply run check with
 	// iam:SimulatePrincipalPolicy that RoleARN may rotate before it calls
 	// anything else in the account.
@@ -31,10 +30,4 @@ type AccountTarget struct {
 	accounts.Target
 	Policy      Policy
 	ExemptUsers []string
-}
-
-// SimulateAPI is the IAM call a permission check makes; *iam.Client
-// satisfies it.
-type SimulateAPI interface {
-	SimulatePrincipalPolicy(ctx context.Context, in *iam.SimulatePrincipalPolicyInput, optFns ...func(*iam.Options)) (*iam.SimulatePrincipalPolicyOutput, error)
 }

@@ -34,16 +34,96 @@ type User struct {
 	// reported but never touched.
 	Exempt string
 	Keys   []Key
-	// StoredSecretKeyID is the access key ID found in the user's secret. The
-	// inventory fetches it only for users with an issuing intent (see
-	// HasIntent). It must be accurate for those users: if the secret cannot
-	// be read, the inventory must fail the user instead of leaving this
-	// empty, or the planner would take the replacement key for an orphan and
-	// delete it.
-	StoredSecretKeyID string
+	// Secret is what the metadata of the user's secret says (DescribeSecret;
+	// its value is never read). The inventory reads it for every user with
+	// a state tag (see HasState): the tags on the secret, which only the
+	// rotation role may write, are the evidence a state tag is checked
+	// against. If it cannot be read the inventory sets Problem instead.
+	Secret SecretMeta
 	// SecretName names the user's Secrets Manager secret (from the
 	// configured template), used in reasons and by the executor.
 	SecretName string
+	// Problem, when set, holds every key of the user: the inventory could
+	// not learn what the planner needs to decide safely (the secret's
+	// metadata, a secret name). The account's other users go on.
+	Problem *UserProblem
+	// OwnerDecrypt is whether the user may decrypt its secret's customer
+	// managed KMS key, checked for users whose deactivation is due.
+	OwnerDecrypt DecryptCheck
+}
+
+// SecretMeta is the metadata of a user's secret, as DescribeSecret shows
+// it. It holds no part of the secret's value.
+type SecretMeta struct {
+	// Read is true once the inventory looked (and Exists says whether the
+	// secret is there).
+	Read   bool
+	Exists bool
+	// ARN is the secret's ARN.
+	ARN string
+	// AccessKeyID and Replaces are the secret's keyrotor:access-key-id and
+	// keyrotor:replaces tags: the key it holds and the key that one
+	// replaces.
+	AccessKeyID, Replaces string
+	// CurrentVersion is the ID of the version staged AWSCURRENT; keyrotor
+	// stores a key's value as version ClientRequestToken(key ID).
+	CurrentVersion string
+	// Changed is the secret's LastChangedDate: when its value was last
+	// written.
+	Changed time.Time
+	// Deleted is when the secret is scheduled to be deleted (zero if not).
+	Deleted time.Time
+	// KMSKeyID is the key encrypting the secret as Secrets Manager names it
+	// ("" for the AWS managed key).
+	KMSKeyID string
+	// Clock is the secret's keyrotor:clock tag.
+	Clock SecretClock
+}
+
+// SecretClock is when the old key of a rotation was last turned off
+// (Event "deactivated") or found on (Event "active"), as the executor
+// mirrors it on the owner's secret; zero before the old key is first
+// deactivated. Only the rotation role can write it, so it bounds the
+// deletion clock an IAM tag says.
+type SecretClock struct {
+	Event string
+	At    time.Time
+}
+
+// Secret clock events.
+const (
+	ClockDeactivated = "deactivated"
+	ClockActive      = "active"
+)
+
+// String encodes the clock as its tag value ("" for the zero clock).
+func (c SecretClock) String() string {
+	if c.Event == "" {
+		return ""
+	}
+	return c.Event + " " + stamp(c.At).Format(stateTimeFmt)
+}
+
+// UserProblem is why a user is held as a whole.
+type UserProblem struct {
+	Code vocab.Reason
+	// Reason says what could not be read or used; Fix is a command that
+	// helps, if there is one.
+	Reason, Fix string
+}
+
+// DecryptCheck is the outcome of asking IAM whether a user may decrypt its
+// secret: kms:Decrypt on the secret's KMS key, through Secrets Manager,
+// with the key policy taken into account.
+type DecryptCheck struct {
+	// Checked is true when the check was made in this run.
+	Checked bool
+	// Allowed is IAM's answer.
+	Allowed bool
+	// KeyARN is the key checked.
+	KeyARN string
+	// Problem says why the check could not be made, or IAM's decision.
+	Problem string
 }
 
 // Key is one access key of a user.
@@ -67,7 +147,8 @@ type Key struct {
 // Active reports whether the key can currently authenticate.
 func (k Key) Active() bool { return k.Status == vocab.KeyActive }
 
-// States parses the user's keyrotor:<KEY_ID> tags. It returns the valid
+// States parses the user's keyrotor:<KEY_ID> tags (keys compared
+// case-insensitively, as IAM does). It returns the valid
 // states and, separately, the parse error of every corrupt tag, both keyed by
 // the old key's ID. Tags of keys that no longer exist are included: the
 // planner forgets them.
@@ -89,9 +170,20 @@ func (u User) States() (map[string]State, map[string]error) {
 	return states, errs
 }
 
+// HasState reports whether the user carries a keyrotor state tag, valid or
+// not, i.e. whether the inventory must read the metadata of the user's
+// secret.
+func (u User) HasState() bool {
+	for k := range u.Tags {
+		if _, ok := IsStateTag(k); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // HasIntent reports whether one of the user's keys has an issuing intent
-// recorded, i.e. whether the inventory must read the user's secret to fill
-// StoredSecretKeyID.
+// recorded.
 func (u User) HasIntent() bool {
 	states, _ := u.States()
 	for _, st := range states {

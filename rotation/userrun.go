@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -132,21 +133,127 @@ func (r *userRun) deleteKey(ctx context.Context, keyID string) error {
 	return err
 }
 
-// keyStatus reads a key's current status ("" if the key is gone).
-func (r *userRun) keyStatus(ctx context.Context, keyID string) (vocab.KeyStatus, error) {
-	p := iam.NewListAccessKeysPaginator(r.e.IAM, &iam.ListAccessKeysInput{UserName: aws.String(r.u.Name)})
+// listKeys reads the user's keys as they are now.
+func (r *userRun) listKeys(ctx context.Context) ([]Key, error) {
+	return listUserKeys(ctx, r.e.IAM, r.u.Name)
+}
+
+// listUserKeys reads a user's keys as they are now (without last use).
+func listUserKeys(ctx context.Context, api iam.ListAccessKeysAPIClient, user string) ([]Key, error) {
+	var keys []Key
+	p := iam.NewListAccessKeysPaginator(api, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return "", fmt.Errorf("list access keys of user %s: %w", r.u.Name, err)
+			return nil, fmt.Errorf("list access keys of user %s: %w", user, err)
 		}
 		for _, k := range page.AccessKeyMetadata {
-			if aws.ToString(k.AccessKeyId) == keyID {
-				return vocab.KeyStatus(k.Status), nil
-			}
+			keys = append(keys, Key{ID: aws.ToString(k.AccessKeyId), Status: vocab.KeyStatus(k.Status), Created: aws.ToTime(k.CreateDate).UTC()})
 		}
 	}
-	return "", nil
+	return keys, nil
+}
+
+func keyByID(keys []Key, id string) (Key, bool) {
+	for _, k := range keys {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// otherActive tells whether keys hold an active key besides id.
+func (r *userRun) otherActive(keys []Key, id string) bool {
+	for _, k := range keys {
+		if k.ID != id && k.Active() {
+			return true
+		}
+	}
+	return false
+}
+
+func describeKey(k Key, ok bool) string {
+	if !ok {
+		return "gone"
+	}
+	return strings.ToLower(string(k.Status))
+}
+
+// checkStateTag fails with ErrConcurrentChange when a's key's state tag is
+// no longer the one the plan was made on.
+func (r *userRun) checkStateTag(ctx context.Context, a Action) error {
+	cur, present, err := r.readStateTag(ctx, a.KeyID)
+	if err != nil {
+		return err
+	}
+	if !sameState(cur, present, a.State) {
+		return fmt.Errorf("%w: the state tag %s changed since the inventory (now %s); not going on",
+			ErrConcurrentChange, TagKey(a.KeyID), describeTag(cur, present))
+	}
+	return nil
+}
+
+// recordUnknownKey runs after CreateAccessKey failed in a way that may hide
+// its effect (a dropped connection after AWS created the key): it lists the
+// keys again and records on the secret a key that was not there before and
+// was created since the intent, so the next run can delete it as this
+// run's orphan. Only one such key can be recorded; with none nothing is
+// written. It returns createErr, extended with what it found.
+func (r *userRun) recordUnknownKey(ctx context.Context, oldID string, intent State, createErr error) error {
+	keys, err := r.listKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("%w; listing the keys afterwards failed too: %w", createErr, err)
+	}
+	var fresh []Key
+	for _, k := range keys {
+		if _, known := r.u.Key(k.ID); !known && inIntentWindow(k, intent) {
+			fresh = append(fresh, k)
+		}
+	}
+	if len(fresh) != 1 {
+		return createErr
+	}
+	if err := r.e.Secrets.Record(ctx, r.u.SecretName, fresh[0].ID, oldID); err != nil {
+		return fmt.Errorf("%w; key %s appeared meanwhile and recording it failed: %w", createErr, fresh[0].ID, err)
+	}
+	return fmt.Errorf("%w; key %s appeared meanwhile and is recorded on secret %s, so the next run deletes it unless it is used",
+		createErr, fresh[0].ID, r.u.SecretName)
+}
+
+// clockChange is the secret clock to mirror when a deactivated key's state
+// goes from prev to next: found active, or off again.
+func clockChange(prev, next State) (SecretClock, bool) {
+	switch {
+	case next.Phase != PhaseDeactivated:
+	case !next.SeenActive.IsZero() && !next.SeenActive.Equal(prev.SeenActive):
+		return SecretClock{Event: ClockActive, At: next.SeenActive}, true
+	case !next.Deactivated.Equal(prev.Deactivated):
+		return SecretClock{Event: ClockDeactivated, At: next.Deactivated}, true
+	}
+	return SecretClock{}, false
+}
+
+// record writes the state a passive action observed (a deactivated key
+// found active again, or off again after that), when it differs from the
+// state the plan was made on.
+func (r *userRun) record(ctx context.Context, a Action, o *Outcome) {
+	if a.Next.String() == a.State.String() {
+		return
+	}
+	if err := r.checkStateTag(ctx, a); err != nil {
+		o.Result, o.Err = vocab.ResultSkipped, err
+		return
+	}
+	if c, ok := clockChange(a.State, a.Next); ok {
+		if err := r.e.Secrets.SetClock(ctx, r.u.SecretName, c); err != nil {
+			o.Result, o.Err = vocab.ResultFailed, fmt.Errorf("record the state of %s of %s: %w", a.KeyID, r.u.Name, err)
+			return
+		}
+	}
+	if err := r.writeState(ctx, a.KeyID, a.Next); err != nil {
+		o.Result, o.Err = vocab.ResultFailed, fmt.Errorf("record the state of %s of %s: %w", a.KeyID, r.u.Name, err)
+	}
 }
 
 // readStateTag reads the user's current state tag of keyID.
@@ -159,7 +266,8 @@ func (r *userRun) readStateTag(ctx context.Context, keyID string) (value string,
 			return "", false, fmt.Errorf("list tags of user %s: %w", r.u.Name, err)
 		}
 		for _, t := range page.Tags {
-			if aws.ToString(t.Key) == want {
+			// IAM tag keys are case-insensitive.
+			if strings.EqualFold(aws.ToString(t.Key), want) {
 				return aws.ToString(t.Value), true, nil
 			}
 		}

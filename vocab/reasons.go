@@ -91,6 +91,27 @@ const (
 	ReasonFiltered Reason = "filtered"
 	// ReasonStepFailed: an AWS call of the step failed.
 	ReasonStepFailed Reason = "step_failed"
+	// ReasonStateTampered: a state tag's claim disagrees with the evidence
+	// an insider cannot forge (the owner's secret, the keys' creation
+	// dates, the clock), or has none; nothing destructive is done.
+	ReasonStateTampered Reason = "state_tampered"
+	// ReasonOrphanUnproven: a key created during an interrupted rotation
+	// that keyrotor cannot show it created; it is never deleted, and the
+	// intent is kept.
+	ReasonOrphanUnproven Reason = "orphan_unproven"
+	// ReasonSecretUnreadable: the user's secret metadata could not be read;
+	// the user is held, the rest of the account goes on.
+	ReasonSecretUnreadable Reason = "secret_unreadable"
+	// ReasonSecretUnusable: the owner's secret is scheduled for deletion or
+	// does not hold the replacement, so the old key must stay.
+	ReasonSecretUnusable Reason = "secret_unusable"
+	// ReasonSecretNameInvalid: the user's name gives no valid secret name
+	// (IAM allows a comma, Secrets Manager does not).
+	ReasonSecretNameInvalid Reason = "secret_name_invalid"
+	// ReasonOwnerCannotDecrypt: the secret's customer managed KMS key does
+	// not let the owner decrypt it (or that could not be checked), so the
+	// old key is not deactivated.
+	ReasonOwnerCannotDecrypt Reason = "owner_cannot_decrypt"
 )
 
 // reasonTitles are the short human titles of the codes, for report
@@ -128,6 +149,12 @@ var reasonTitles = map[Reason]string{
 	ReasonConcurrentChange:    "changed concurrently",
 	ReasonFiltered:            "filtered out",
 	ReasonStepFailed:          "step failed",
+	ReasonStateTampered:       "state tag disagrees with evidence",
+	ReasonOrphanUnproven:      "possible orphan, not provably keyrotor's",
+	ReasonSecretUnreadable:    "secret metadata unreadable",
+	ReasonSecretUnusable:      "owner's secret unusable",
+	ReasonSecretNameInvalid:   "user name gives no secret name",
+	ReasonOwnerCannotDecrypt:  "owner cannot decrypt the secret",
 }
 
 // Title is the code's short human title ("" for an unknown code).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
@@ -251,12 +253,18 @@ deactivates it again only once it is no longer used.`,
 				return err
 			}
 			now := g.env.Now().UTC()
+			secret, err := reactivateSecretName(ctx, ss, account, user)
+			if err != nil {
+				return errCode(ExitFailed, err)
+			}
 			assumer := &accounts.Assumer{STS: sts.NewFromConfig(ss.aws), Base: ss.aws, RunID: job.NewRunID(now)}
 			mcfg, err := assumer.ConfigFor(ctx, account, ss.conf.RoleFor(account))
 			if err != nil {
 				return errCode(ExitFailed, err)
 			}
-			st, err := rotation.Reactivate(ctx, iam.NewFromConfig(mcfg), user, key, now)
+			sm := secretsmanager.NewFromConfig(mcfg, func(o *secretsmanager.Options) { o.Region = ss.conf.Secrets.Region })
+			st, err := rotation.Reactivate(ctx, iam.NewFromConfig(mcfg), sm,
+				rotation.ReactivateRequest{User: user, KeyID: key, SecretName: secret, Now: now})
 			if err != nil {
 				return errCode(ExitFailed, err)
 			}
@@ -274,6 +282,25 @@ deactivates it again only once it is no longer used.`,
 	f.StringVar(&user, "user", "", "IAM user name")
 	f.StringVar(&key, "key", "", "the old access key ID keyrotor deactivated")
 	return cmd
+}
+
+// reactivateSecretName is the name of user's secret in account, whose
+// metadata reactivate checks. The name template may use the account's
+// name, which only the organization knows.
+func reactivateSecretName(ctx context.Context, ss session, account, user string) (string, error) {
+	name := ""
+	if tg, _, err := job.Targets(ctx, ss.aws, ss.conf, accounts.Selection{Only: []string{account}}); err == nil {
+		for _, t := range tg {
+			if t.ID == account {
+				name = t.Name
+			}
+		}
+	}
+	secret, err := ss.conf.RotationSecrets().SecretName(account, name, user)
+	if err != nil {
+		return "", fmt.Errorf("secret name of user %s: %w", user, err)
+	}
+	return secret, nil
 }
 
 func newReportCmd(g *globalFlags) *cobra.Command {

@@ -71,6 +71,11 @@ var faultCases = []faultCase{
 	{name: "CreateSecret", service: "secretsmanager", op: "CreateSecret", phase: "issue"},
 	{name: "CreateSecret and DeleteAccessKey", service: "secretsmanager", op: "CreateSecret", phase: "issue", alsoOp: "DeleteAccessKey"},
 	{name: "PutResourcePolicy new secret", service: "secretsmanager", op: "PutResourcePolicy", phase: "issue"},
+	// The new key recorded on the secret, and its value stored, once it
+	// exists; the clean-up of a failed store failing too.
+	{name: "TagResource record new secret", service: "secretsmanager", op: "TagResource", phase: "issue"},
+	{name: "PutSecretValue new secret", service: "secretsmanager", op: "PutSecretValue", phase: "issue"},
+	{name: "PutSecretValue and DeleteAccessKey", service: "secretsmanager", op: "PutSecretValue", phase: "issue", alsoOp: "DeleteAccessKey"},
 	{name: "PutResourcePolicy", service: "secretsmanager", op: "PutResourcePolicy", phase: "issue", existing: true},
 	{name: "TagResource", service: "secretsmanager", op: "TagResource", phase: "issue", existing: true},
 	{name: "PutSecretValue", service: "secretsmanager", op: "PutSecretValue", phase: "issue", existing: true},
@@ -145,6 +150,8 @@ func TestRotateFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name+"/"+c.mode.name, func(t *testing.T) {
+			// Each case has a simulator of its own.
+			t.Parallel()
 			runFaultCase(t, c.faultCase, c.mode)
 		})
 	}

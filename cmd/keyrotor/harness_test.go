@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,10 +65,17 @@ report:
 // on loopback and points the SDK's environment at it.
 func newHarness(t *testing.T, sc *awssim.Scenario, extraYAML string) *harness {
 	t.Helper()
+	return newHarnessWrapped(t, sc, extraYAML, nil)
+}
+
+// newHarnessWrapped is newHarness with the simulator served through wrap
+// (nil: directly), for tests that act between two of keyrotor's calls.
+func newHarnessWrapped(t *testing.T, sc *awssim.Scenario, extraYAML string, wrap func(http.Handler) http.Handler) *harness {
+	t.Helper()
 	if sc.Now.IsZero() {
 		sc.Now = time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
 	}
-	srv := awssimtest.StartScenario(t, sc)
+	srv := awssimtest.StartScenarioWrapped(t, sc, wrap)
 	seeded := srv.Seeded
 	h := &harness{t: t, sim: srv.Sim, seeded: seeded, srv: srv, dir: t.TempDir()}
 	h.config = filepath.Join(h.dir, "accounts.yaml")

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"keyrotor/deploy"
 	"keyrotor/internal/awssim"
@@ -29,8 +30,14 @@ import (
 //   - bob: a stale key and a secret from an earlier rotation (TagResource,
 //     PutSecretValue).
 //   - carol: a rotation interrupted after the new key's secret was stored;
-//     the inventory reads the secret (GetSecretValue) and adopts the key.
-const lpScenarioYAML = `
+//     the inventory reads the secret's metadata (DescribeSecret) and adopts
+//     the key.
+//
+// The secrets are encrypted with a customer managed key, so the owner
+// decrypt check (kms:DescribeKey, kms:GetKeyPolicy, and
+// iam:SimulatePrincipalPolicy on the users, who may use the key) runs
+// before each deactivation.
+var lpScenarioYAML = `
 seed: 21
 page_size: 3
 organization:
@@ -45,11 +52,16 @@ accounts:
     name: prod
     ou: Workloads
     groups: [BreakGlass]
+    kms_keys:
+      - {aliases: [alias/keyrotor-secrets]}
     users:
-      - {name: alice, keys: [{age: 100d, last_used: 20d, service: s3}]}
-      - {name: bob, keys: [{age: 200d, last_used: 30d, service: ec2}]}
-      - {name: carol, keys: [{age: 120d, last_used: 40d, service: sqs}]}
+      - {name: alice, keys: [{age: 100d, last_used: 20d, service: s3}], policies: [` + lpDecrypt + `]}
+      - {name: bob, keys: [{age: 200d, last_used: 30d, service: ec2}], policies: [` + lpDecrypt + `]}
+      - {name: carol, keys: [{age: 120d, last_used: 40d, service: sqs}], policies: [` + lpDecrypt + `]}
 `
+
+// lpDecrypt lets a user decrypt with the account's KMS keys.
+const lpDecrypt = `'{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}}'`
 
 const (
 	lpMember = "333333333333"
@@ -60,6 +72,11 @@ const (
 	// carol's replacement.
 	lpKeysBefore = 4
 )
+
+// lpNoPrecheck, among the actions to drop, takes iam:SimulatePrincipalPolicy
+// away on the rotation role only: the runner cannot check its own
+// permissions beforehand, while the owner decrypt check still works.
+const lpNoPrecheck = "no-precheck"
 
 // lpHarness is a harness whose rotation roles have the allow-list of a
 // deploy/iam policy, less the actions in drop.
@@ -76,6 +93,9 @@ func lpHarness(t *testing.T, policy string, drop ...string) *harness {
 	}
 	actions, resources := doc.AllowList()
 	actions = slices.DeleteFunc(actions, func(a string) bool { return slices.Contains(drop, a) })
+	if slices.Contains(drop, lpNoPrecheck) {
+		resources["iam:SimulatePrincipalPolicy"] = []string{"arn:aws:iam::*:user/*"}
+	}
 	for _, id := range h.sim.AccountIDs() {
 		h.sim.SetRoleAllowedActions(id, h.seeded.RoleName, actions, resources)
 	}
@@ -92,10 +112,13 @@ func lpSeedEarlierRotations(t *testing.T, h *harness) {
 	ctx := context.Background()
 	cfg := h.srv.RootConfig(lpMember)
 	ic, sm := iam.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
-	secret := func(user string, v map[string]string) {
+	secret := func(user string, v map[string]string, replaces string) {
 		b, _ := json.Marshal(v)
 		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name: aws.String("keyrotor/" + lpMember + "/" + user), SecretString: aws.String(string(b)), KmsKeyId: aws.String(lpKMSKey),
+			ClientRequestToken: aws.String(rotation.ClientRequestToken(v["AccessKeyId"])),
+			Tags: []smtypes.Tag{{Key: aws.String(rotation.SecretTagAccessKeyID), Value: aws.String(v["AccessKeyId"])},
+				{Key: aws.String(rotation.SecretTagReplaces), Value: aws.String(replaces)}},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -104,14 +127,14 @@ func lpSeedEarlierRotations(t *testing.T, h *harness) {
 	for _, k := range h.sim.Keys(lpMember) {
 		old[k.User] = k.ID
 	}
-	secret("bob", map[string]string{"AccessKeyId": old["bob"], "SecretAccessKey": "earlier-rotation", "UserName": "bob"})
+	secret("bob", map[string]string{"AccessKeyId": old["bob"], "SecretAccessKey": "earlier-rotation", "UserName": "bob"}, "")
 
 	created, err := ic.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("carol")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := created.AccessKey
-	secret("carol", map[string]string{"AccessKeyId": aws.ToString(k.AccessKeyId), "SecretAccessKey": aws.ToString(k.SecretAccessKey), "UserName": "carol"})
+	secret("carol", map[string]string{"AccessKeyId": aws.ToString(k.AccessKeyId), "SecretAccessKey": aws.ToString(k.SecretAccessKey), "UserName": "carol"}, old["carol"])
 	intent, err := rotation.State{Phase: rotation.PhaseIssuing, RunID: "20261126T040000Z-crashed", At: h.sim.Now().Add(-time.Hour)}.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -221,10 +244,10 @@ func TestLeastPrivilegeFullLifecycle(t *testing.T) {
 // TestLeastPrivilegeEveryPermissionIsNeeded removes each action of the
 // rotation policy in turn and shows the lifecycle then fails on it.
 //
-// Without iam:SimulatePrincipalPolicy the runner cannot check beforehand
-// and goes on, so removing an action together with it shows the real call
-// that needs the action being denied. With it, the runner's check refuses
-// the account before any write, naming the action.
+// Without iam:SimulatePrincipalPolicy on its own role the runner cannot
+// check beforehand and goes on, so removing an action together with it
+// shows the real call that needs the action being denied. With it, the
+// runner's check refuses the account before any write, naming the action.
 func TestLeastPrivilegeEveryPermissionIsNeeded(t *testing.T) {
 	t.Parallel()
 	doc, err := deploy.Policy(deploy.MemberRotationPolicy)
@@ -233,7 +256,7 @@ func TestLeastPrivilegeEveryPermissionIsNeeded(t *testing.T) {
 	}
 	for _, action := range doc.Actions() {
 		t.Run(action, func(t *testing.T) {
-			drop := []string{action, "iam:SimulatePrincipalPolicy"}
+			drop := []string{action, lpNoPrecheck}
 			h := lpHarness(t, deploy.MemberRotationPolicy, drop...)
 			found := ""
 			lpLifecycle(t, h, func(day int, r result) bool {
@@ -299,7 +322,13 @@ func lpRunShowsDenial(t *testing.T, h *harness, day int, action string, r result
 	}
 	rep := h.latestReport("")
 	failed := slices.ContainsFunc(rep.Keys, func(k report.Key) bool { return k.Result == vocab.ResultFailed })
-	if !failed && rep.Summary.AccountsFailed == 0 {
+	// A read the planner's evidence needs holds only the users it
+	// concerns: the secret's metadata, or the owner decrypt check.
+	held := slices.ContainsFunc(rep.Keys, func(k report.Key) bool {
+		return k.Result == vocab.ResultHeld && (k.ReasonCode == vocab.ReasonSecretUnreadable || k.ReasonCode == vocab.ReasonOwnerCannotDecrypt) &&
+			strings.Contains(k.Reason, action[strings.IndexByte(action, ':')+1:])
+	})
+	if !failed && !held && rep.Summary.AccountsFailed == 0 {
 		t.Errorf("day %d: %s was denied, yet the run reports no failure", day, action)
 	}
 }

@@ -841,10 +841,10 @@ func TestRotateFilters(t *testing.T) {
 	// Then only bob's deactivation.
 	e.sim.ResetCalls()
 	_, rep = e.rotate("--apply", "--phase", "deactivate", "--user", "bob")
-	// UpdateAccessKey, then TagUser to record it (and the notice).
-	if w := writes(e.sim); len(w) < 2 || w[0] != e2eProd+" iam:UpdateAccessKey" || slices.ContainsFunc(w[1:], func(c string) bool {
-		return c != e2eProd+" iam:TagUser"
-	}) {
+	// UpdateAccessKey, then the deactivation mirrored on bob's secret, then
+	// TagUser to record it (and the notice).
+	if w := writes(e.sim); len(w) < 3 || w[0] != e2eProd+" iam:UpdateAccessKey" || w[1] != e2eProd+" secretsmanager:TagResource" ||
+		slices.ContainsFunc(w[2:], func(c string) bool { return c != e2eProd+" iam:TagUser" }) {
 		t.Errorf("--phase deactivate --user bob: writes %v", w)
 	}
 	if r := row(t, rep, old[bob]); r.Action != "deactivate" || r.Result != "done" || r.NewAccessKeyID != newBob {

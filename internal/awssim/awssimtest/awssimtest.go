@@ -10,6 +10,7 @@
 package awssimtest
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -43,7 +44,18 @@ type Server struct {
 // Start serves sim on a loopback httptest server, closed at t's cleanup.
 func Start(t testing.TB, sim *awssim.Sim) *Server {
 	t.Helper()
-	srv := httptest.NewServer(sim)
+	return StartWrapped(t, sim, nil)
+}
+
+// StartWrapped is Start with the simulator served through wrap (nil:
+// directly), for tests that act between two of the client's calls.
+func StartWrapped(t testing.TB, sim *awssim.Sim, wrap func(http.Handler) http.Handler) *Server {
+	t.Helper()
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &Server{URL: srv.URL, Sim: sim}
 }
@@ -54,11 +66,18 @@ func Start(t testing.TB, sim *awssim.Sim) *Server {
 // default to the scenario's region.
 func StartScenario(t testing.TB, sc *awssim.Scenario, opts ...awssim.Option) *Server {
 	t.Helper()
+	return StartScenarioWrapped(t, sc, nil, opts...)
+}
+
+// StartScenarioWrapped is StartScenario served through wrap, as
+// StartWrapped.
+func StartScenarioWrapped(t testing.TB, sc *awssim.Scenario, wrap func(http.Handler) http.Handler, opts ...awssim.Option) *Server {
+	t.Helper()
 	sim, seeded, err := sc.Build(opts...)
 	if err != nil {
 		t.Fatalf("build scenario: %v", err)
 	}
-	s := Start(t, sim)
+	s := StartWrapped(t, sim, wrap)
 	s.Seeded = seeded
 	return s
 }
