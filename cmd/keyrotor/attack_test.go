@@ -401,7 +401,7 @@ func TestAttackForgedTagGetsNoReactivation(t *testing.T) {
 		WithIssued(active.ID, active.Created).WithDeactivated(h.sim.Now().Add(-2*24*time.Hour))))
 	h.sim.ResetCalls()
 	res := h.runAt("reactivate", "--account", atkAccount, "--user", "victim", "--key", disabled.ID)
-	if res.code != ExitFailed || !strings.Contains(res.stderr, disabled.ID) {
+	if res.code != ExitFailed || !strings.Contains(res.stderr, report.MaskKeyID(disabled.ID)) {
 		t.Errorf("reactivate of a key keyrotor never deactivated: exit %d\n%s", res.code, res.stderr)
 	}
 	if atkStatus(h, disabled.ID) != "Inactive" {

@@ -28,11 +28,12 @@ import (
 // report is written every time, and the next run recovers what the cut
 // step left.
 
-// hangVictimStore makes every Secrets Manager call in the victim's account
-// hang: the first is the store of the new key, right after
-// CreateAccessKey, the worst place for a step to be cut.
+// hangVictimStore makes the store of the new key's value in the victim's
+// account hang: it comes right after CreateAccessKey and the record of the
+// new key on the owner's secret, so a stop then leaves a key whose secret
+// holds no value for the next run to clean up.
 func hangVictimStore(sim *awssim.Sim) {
-	sim.InjectFault(awssim.Fault{Service: "secretsmanager", Op: "*", AccountID: faultVictim.account,
+	sim.InjectFault(awssim.Fault{Service: "secretsmanager", Op: "PutSecretValue", AccountID: faultVictim.account,
 		Kind: awssim.FaultHang, Times: -1, HangFor: time.Minute})
 }
 
