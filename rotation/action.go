@@ -14,7 +14,8 @@ type ActionKind string
 // are still emitted, one per key, so the report can say why nothing happened.
 const (
 	// ActionNone: nothing to do yet; Reason and Due say what comes next.
-	// Notify may still name a mail that an earlier run failed to send.
+	// Notify may still name a mail that an earlier run failed to send, or
+	// EventDueSoon (see Mailed).
 	// When Next differs from State (a retired key found off again after it
 	// was on), mirror the new deletion clock on the owner's secret, then tag
 	// Next.
@@ -45,7 +46,8 @@ const (
 	// ActionHold: a human must act; Reason says how. When Next differs from
 	// State (a retired key found active), mirror that on the owner's secret,
 	// then tag Next. Notify is EventReminder when a reminder is due (then
-	// tag State.WithNotified(EventReminder, t)).
+	// tag State.WithNotified(EventReminder, t)), or EventHeld when the owner
+	// has not been told of this hold reason (see Mailed).
 	ActionHold ActionKind = "hold"
 	// ActionSkip: another run is working on the key; leave it alone.
 	ActionSkip ActionKind = "skip"
@@ -119,6 +121,12 @@ type Action struct {
 	// NextOn, on a hold for a key still in use, is when the old key is
 	// deactivated if it is not used again.
 	NextOn time.Time
+	// Mailed is KeyID's notice record when the plan was made. With Notify
+	// EventHeld or EventDueSoon, the executor mails, then tags
+	// NoticeTagKey(KeyID) with Mailed.WithHeld(Code, t) or
+	// Mailed.WithDueSoon(t); for EventDueSoon, Due is when the key becomes
+	// due.
+	Mailed NoticeRecord
 }
 
 // PrimaryByKey returns each key's primary action: its last action in the

@@ -29,7 +29,7 @@ func Plan(inv Inventory, pol Policy, now time.Time, runID string) []Action {
 		if err := checkUserPlan(u, acts); err != nil {
 			acts = p.refuse(err)
 		}
-		out = append(out, acts...)
+		out = append(out, planNotices(inv.AccountID, u, pol, now, acts)...)
 	}
 	return out
 }

@@ -34,6 +34,27 @@ type Policy struct {
 	// ForeignUnusedFor is how long a foreign inactive key must have gone
 	// unused before it is deleted.
 	ForeignUnusedFor time.Duration
+	// Notices are the owner notices the planner plans beyond a rotation's
+	// own steps. The zero value plans none.
+	Notices NoticePolicy
+}
+
+// MaxDueSoon is how many due-soon notices a key may get before it becomes
+// due.
+const MaxDueSoon = 4
+
+// NoticePolicy says which notices beyond the steps of a rotation the
+// planner plans: one to the owner of a held key per hold reason, and
+// notices before a key becomes due. Package config turns them on with
+// notifications.enabled and notifications.due_soon.
+type NoticePolicy struct {
+	// Holds mails a held key's owner, once per hold reason code (the
+	// reminder of old_key_in_use is that hold's notice).
+	Holds bool
+	// DueSoon are how long before a key reaches MaxKeyAge its owner is
+	// told, longest first; zero entries are unused. An array rather than a
+	// slice keeps Policy comparable plain data.
+	DueSoon [MaxDueSoon]time.Duration
 }
 
 // DefaultPolicy returns the CIS-aligned defaults documented in accounts.yaml.
