@@ -4,10 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"keyrotor/vocab"
 )
 
-// Notice is one lifecycle step of one key, as a Notifier sees it. It never
-// carries a secret: only where the secret is and how to fetch it.
+// Notice is one lifecycle step of one key, as a Notifier sees it, or a
+// notice about the key beyond the steps (held, due soon; OldKeyID is then
+// the key it is about). It never carries a secret: only where the secret is
+// and how to fetch it.
 type Notice struct {
 	Kind        Event
 	AccountID   string
@@ -34,6 +38,18 @@ type Notice struct {
 	LastUsed        *time.Time
 	LastUsedService string
 	LastUsedRegion  string
+	// Code, Reason and Fix say, on a held notice, why OldKeyID is held
+	// (vocab.Reason, in words with dates) and the command that resolves it
+	// ("" when nothing is for a human to run).
+	Code   vocab.Reason
+	Reason string
+	Fix    string
+	// HoldUntil, on a held notice, is when the hold clears by itself (zero
+	// when it does not).
+	HoldUntil time.Time
+	// RotateOn, on a due-soon notice, is when OldKeyID becomes due for
+	// rotation.
+	RotateOn time.Time
 	// Time is when the step happened.
 	Time time.Time
 }

@@ -299,10 +299,8 @@ func (r *userRun) delete(ctx context.Context, a Action) Outcome {
 	if err := r.deleteKey(ctx, a.KeyID); err != nil {
 		return failed(o, fmt.Errorf("%s: %w", what, err))
 	}
-	if a.State.Phase != "" {
-		if err := r.untag(ctx, a.KeyID); err != nil {
-			return failed(o, fmt.Errorf("%s: the key is deleted but removing its state tag failed: %w (the next run removes it)", what, err))
-		}
+	if err := r.untag(ctx, a.KeyID, a.State.Phase != ""); err != nil {
+		return failed(o, fmt.Errorf("%s: the key is deleted but removing its keyrotor tags failed: %w (the next run removes them)", what, err))
 	}
 	o.Result = vocab.ResultDone
 	if a.Notify != "" {
@@ -348,7 +346,7 @@ func (r *userRun) cleanup(ctx context.Context, a Action) Outcome {
 // complete.
 func (r *userRun) forget(ctx context.Context, a Action) Outcome {
 	o := Outcome{Action: a}
-	if err := r.untag(ctx, a.KeyID); err != nil {
+	if err := r.untag(ctx, a.KeyID, true); err != nil {
 		return failed(o, fmt.Errorf("remove state tag %s of %s: %w", TagKey(a.KeyID), r.u.Name, err))
 	}
 	o.Result = vocab.ResultDone

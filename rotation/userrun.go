@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -56,6 +57,10 @@ func (r *userRun) notify(ctx context.Context, a Action, post State, secretARN st
 		n.DeactivateOn, n.HardDeadline = a.NextOn, a.Due
 	case EventDeactivated:
 		n.DeleteOn = post.Deactivated.Add(a.Grace)
+	case EventHeld:
+		n.Code, n.Reason, n.Fix, n.HoldUntil = a.Code, a.Reason, a.Fix, a.Due
+	case EventDueSoon:
+		n.RotateOn = a.Due
 	}
 	if k, ok := u.Key(a.KeyID); ok && k.LastUsed != nil {
 		lu := *k.LastUsed
@@ -76,11 +81,35 @@ func (r *userRun) notify(ctx context.Context, a Action, post State, secretARN st
 	if !record {
 		return
 	}
+	if a.Notify == EventHeld || a.Notify == EventDueSoon {
+		r.recordNotice(ctx, a, t, o)
+		return
+	}
 	if err := r.writeState(ctx, a.KeyID, post.WithNotified(a.Notify, t)); err != nil {
 		o.NotifyErr = fmt.Errorf("record the %s notice in %s: %w (a later run may mail it again)", a.Notify, TagKey(a.KeyID), err)
 		return
 	}
 	r.notified[a.KeyID] = r.notified[a.KeyID].With(a.Notify)
+}
+
+// recordNotice records a sent held or due-soon notice in the key's notice
+// tag, so that no later run sends it again.
+func (r *userRun) recordNotice(ctx context.Context, a Action, t time.Time, o *Outcome) {
+	rec := a.Mailed.WithDueSoon(t)
+	if a.Notify == EventHeld {
+		rec = a.Mailed.WithHeld(a.Code, t)
+	}
+	v, err := rec.Encode()
+	if err == nil {
+		_, err = r.e.IAM.TagUser(ctx, &iam.TagUserInput{
+			UserName: aws.String(r.u.Name),
+			Tags:     []types.Tag{{Key: aws.String(NoticeTagKey(a.KeyID)), Value: aws.String(v)}},
+		})
+	}
+	if err != nil {
+		o.NotifyErr = fmt.Errorf("record the %s notice in %s of user %s: %w (a later run may mail it again)",
+			a.Notify, NoticeTagKey(a.KeyID), r.u.Name, err)
+	}
 }
 
 // encode returns the tag value for st, with the mails this run already
@@ -113,8 +142,20 @@ func (r *userRun) tag(ctx context.Context, keyID, value string) error {
 	return nil
 }
 
-func (r *userRun) untag(ctx context.Context, keyID string) error {
-	_, err := r.e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: aws.String(r.u.Name), TagKeys: []string{TagKey(keyID)}})
+// untag removes the state tag of keyID (with state set) and its notice tag,
+// if the user has one.
+func (r *userRun) untag(ctx context.Context, keyID string, state bool) error {
+	var keys []string
+	if state {
+		keys = append(keys, TagKey(keyID))
+	}
+	if r.u.hasNoticeTag(keyID) {
+		keys = append(keys, NoticeTagKey(keyID))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := r.e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: aws.String(r.u.Name), TagKeys: keys})
 	if err != nil {
 		return fmt.Errorf("untag user %s: %w", r.u.Name, err)
 	}
