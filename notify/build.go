@@ -20,9 +20,15 @@ type DigestOptions struct {
 	AttachXLSX bool
 }
 
+// MaxDigestHeld is how many held keys a digest lists; it counts the rest,
+// which the report lists, so that a mail stays readable in an estate with
+// thousands of holds.
+const MaxDigestHeld = 200
+
 // BuildDigest summarizes a finished run for the security team from its
 // report: the run's times, accounts, compliance, the actions taken by
-// result, failed accounts and undelivered notices.
+// result, every held key with its reason and fix, failed accounts and
+// undelivered notices.
 func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
 	sum := rep.Summary
 	d := Digest{
@@ -38,6 +44,17 @@ func BuildDigest(rep *report.Report, o DigestOptions) (Digest, error) {
 		if k.Action != "" {
 			counts[DigestCount{Action: string(k.Action), Result: string(k.Result)}]++
 		}
+		if k.Result == vocab.ResultHeld {
+			d.HeldTotal++
+			d.Held = append(d.Held, HeldKey{AccountID: k.AccountID, AccountName: k.AccountName, User: k.User,
+				KeyID: k.AccessKeyID, Code: string(k.ReasonCode), Title: k.ReasonCode.Title(), Reason: k.Reason, Fix: k.Fix})
+		}
+	}
+	slices.SortFunc(d.Held, func(a, b HeldKey) int {
+		return cmp.Or(strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.User, b.User), strings.Compare(a.KeyID, b.KeyID))
+	})
+	if len(d.Held) > MaxDigestHeld {
+		d.Held, d.HeldMore = d.Held[:MaxDigestHeld], len(d.Held)-MaxDigestHeld
 	}
 	for c, n := range counts {
 		c.Count = n

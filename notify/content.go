@@ -2,6 +2,7 @@ package notify
 
 import (
 	"cmp"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -10,7 +11,7 @@ import (
 )
 
 // NoticeMail is what the notice templates (issued, reminder, deactivated,
-// deleted) are executed with: the Notice's fields, promoted, and values
+// deleted, held, due_soon) are executed with: the Notice's fields, promoted, and values
 // derived from it. A custom template may use any of them; one that names a
 // field not listed here is refused when keyrotor starts.
 type NoticeMail struct {
@@ -32,6 +33,17 @@ type NoticeMail struct {
 	ReactivateCommand string
 	// SecurityTeam is notifications.security_team, the people to ask.
 	SecurityTeam []string
+	// CodeTitle is the short title of Code (held): "two keys already".
+	CodeTitle string
+	// FixCommands are the commands of Fix, one by one (held).
+	FixCommands []string
+	// RepeatsWeekly tells, on a held notice, that this hold's notice is
+	// repeated weekly while it lasts (see rotation.RepeatsHold); other
+	// holds are mailed once per reason.
+	RepeatsWeekly bool
+	// DaysLeft is how many days from Time until RotateOn, rounded up
+	// (due_soon).
+	DaysLeft int
 }
 
 // Digest is one run's summary for the security team.
@@ -66,6 +78,12 @@ type Digest struct {
 	SkippedAccounts []FailedAccount
 	// NotifyFailures are notices that could not be delivered.
 	NotifyFailures []NotifyFailure
+	// Held are the keys the run held, with why and the fix, at most
+	// MaxDigestHeld of them; HeldTotal counts them all and HeldMore those
+	// left out (the report lists every one).
+	Held      []HeldKey
+	HeldTotal int
+	HeldMore  int
 	// ReportFiles and ReportS3 are where the report was written (local
 	// paths and s3:// URLs).
 	ReportFiles []string
@@ -100,6 +118,21 @@ type NotifyFailure struct {
 	Error     string
 }
 
+// HeldKey is a key the run held.
+type HeldKey struct {
+	AccountID   string
+	AccountName string
+	User        string
+	KeyID       string
+	// Code is the hold's reason code, Title its short title, Reason the
+	// words a human can act on and Fix the command that resolves it ("" if
+	// none).
+	Code   string
+	Title  string
+	Reason string
+	Fix    string
+}
+
 // Attachment is a file attached to the digest.
 type Attachment struct {
 	// Name is the file name shown to the reader; only its base is used.
@@ -131,6 +164,15 @@ func noticeMail(cfg Settings, e rotation.Notice, rec Recipients) NoticeMail {
 		SecurityTeam: cfg.SecurityTeam,
 		ReactivateCommand: "keyrotor reactivate --account " + shellQuote(e.AccountID) +
 			" --user " + shellQuote(e.User) + " --key " + shellQuote(e.OldKeyID),
+	}
+	if e.Fix != "" {
+		m.FixCommands = strings.Split(e.Fix, "; ")
+	}
+	if e.Code != "" {
+		m.CodeTitle, m.RepeatsWeekly = e.Code.Title(), rotation.RepeatsHold(e.Code)
+	}
+	if !e.RotateOn.IsZero() {
+		m.DaysLeft = int(math.Ceil(e.RotateOn.Sub(e.Time).Hours() / 24))
 	}
 	if e.AccountName != "" && e.AccountName != e.AccountID {
 		m.Account = e.AccountName + " (" + e.AccountID + ")"

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // SESAPI is the part of SES v2 that SESNotifier calls; the real
@@ -135,10 +136,15 @@ func (n *SESNotifier) Notify(ctx context.Context, e rotation.Notice) (rotation.D
 		return d, fmt.Errorf("render %s: %w", what, err)
 	}
 	d.Subject = m.Subject
-	in := n.input(rec.To, []types.MessageTag{
+	tags := []types.MessageTag{
 		{Name: aws.String("keyrotor_event"), Value: aws.String(string(e.Kind))},
 		{Name: aws.String("keyrotor_account"), Value: aws.String(e.AccountID)},
-	})
+	}
+	if e.Kind == rotation.EventHeld {
+		// SES event destinations can then count holds by reason.
+		tags = append(tags, types.MessageTag{Name: aws.String("keyrotor_reason"), Value: aws.String(string(e.Code))})
+	}
+	in := n.input(rec.To, tags)
 	in.Content = simpleContent(m)
 	out, err := n.api.SendEmail(ctx, in)
 	if err != nil {
@@ -161,6 +167,14 @@ func checkNotice(e rotation.Notice) error {
 		}
 		if e.SecretName == "" && e.SecretARN == "" {
 			return errors.New("the notice names no secret holding the new key")
+		}
+	case rotation.EventHeld:
+		if !vocab.KnownReason(e.Code) || e.Reason == "" {
+			return fmt.Errorf("the held notice names no known reason (code %q)", e.Code)
+		}
+	case rotation.EventDueSoon:
+		if e.RotateOn.IsZero() {
+			return errors.New("the due-soon notice names no date the key becomes due")
 		}
 	}
 	if e.OldKeyID == "" {

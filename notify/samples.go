@@ -1,9 +1,11 @@
 package notify
 
 import (
+	"slices"
 	"time"
 
 	"keyrotor/rotation"
+	"keyrotor/vocab"
 )
 
 // sampleNoticeMails returns the data of two notices of kind e: one with
@@ -27,7 +29,15 @@ func sampleNoticeMails(cfg Settings, e rotation.Event) []NoticeMail {
 		Kind: e, AccountID: "123456789012", User: "alice", OldKeyID: "AKIAOLDSAMPLE0000001",
 		NewKeyID: "AKIANEWSAMPLE0000002", SecretName: "keyrotor/123456789012/alice", Time: at,
 	}
-	if e == rotation.EventDeleted {
+	switch e {
+	case rotation.EventDeleted:
+		minimal.NewKeyID, minimal.SecretName = "", ""
+	case rotation.EventHeld:
+		full.Code, full.Reason, full.HoldUntil = vocab.ReasonTwoKeys, "the user already has two keys: delete the inactive one", at.Add(3*24*time.Hour)
+		full.Fix = "aws iam delete-access-key --user-name alice --access-key-id AKIAOTHERSAMPLE00003; aws iam untag-user --user-name alice --tag-keys keyrotor:AKIAOLDSAMPLE0000001"
+		minimal.Code, minimal.Reason, minimal.NewKeyID, minimal.SecretName = vocab.ReasonLastUseUnconfirmed, "last use not confirmed", "", ""
+	case rotation.EventDueSoon:
+		full.RotateOn, minimal.RotateOn = at.Add(14*24*time.Hour), at.Add(3*24*time.Hour)
 		minimal.NewKeyID, minimal.SecretName = "", ""
 	}
 	fm := noticeMail(cfg, full, Recipients{To: []string{"alice@example.com"}, Source: SourceTag, Tag: "email"})
@@ -39,7 +49,19 @@ func sampleNoticeMails(cfg Settings, e rotation.Event) []NoticeMail {
 		Skipped: []string{`tag email: invalid address "alice": not an email address`},
 	})
 	mm.SecurityTeam = nil
-	return []NoticeMail{fm, mm}
+	out := []NoticeMail{fm, mm}
+	if e == rotation.EventHeld {
+		// A template may say something of its own for a code: render every
+		// code once, the security-relevant ones included.
+		codes := vocab.Reasons()
+		slices.Sort(codes)
+		for _, c := range codes {
+			n := full
+			n.Code, n.Reason = c, c.Title()
+			out = append(out, noticeMail(cfg, n, Recipients{To: []string{"alice@example.com"}, Source: SourceTag, Tag: "email"}))
+		}
+	}
+	return out
 }
 
 // sampleDigests are a busy and an empty digest, for startup validation.
@@ -50,7 +72,12 @@ func sampleDigests() []DigestMail {
 			RunID: "20261126T060000Z-abcd", Mode: "apply", Started: at, Finished: at.Add(3 * time.Minute),
 			Accounts: 12, AccountsFailed: 1, AccountsSkipped: 2, AccountsTargeted: 14, Keys: 340,
 			Compliance: "97.5% of the keys seen", CompliancePct: 97.5, HasCompliance: true,
-			Counts:          []DigestCount{{Action: "issue", Result: "done", Count: 4}},
+			Counts: []DigestCount{{Action: "issue", Result: "done", Count: 4}, {Action: "hold", Result: "held", Count: 2}},
+			Held: []HeldKey{{AccountID: "123456789012", AccountName: "payments-prod", User: "alice", KeyID: "AKIAOLDSAMPLE0000001",
+				Code: "two_keys", Title: "two keys already", Reason: "the user already has two keys",
+				Fix: "aws iam delete-access-key --user-name alice --access-key-id AKIAOTHERSAMPLE00003"},
+				{AccountID: "123456789012", User: "bob", KeyID: "AKIAOLDSAMPLE0000009", Code: "last_use_unconfirmed", Reason: "last use not confirmed"}},
+			HeldTotal: 202, HeldMore: 200,
 			FailedAccounts:  []FailedAccount{{ID: "123456789012", Name: "payments-prod", Error: "assume role: AccessDenied"}},
 			SkippedAccounts: []FailedAccount{{ID: "210987654321", Name: "sandbox", Error: "account is SUSPENDED"}},
 			NotifyFailures: []NotifyFailure{{AccountID: "123456789012", User: "alice", KeyID: "AKIAOLDSAMPLE0000001",

@@ -19,7 +19,7 @@ import (
 // builtinTemplates are the mail templates compiled into the binary. Each
 // mail has NAME.subject (text/template, one line), NAME.txt (text/template)
 // and NAME.html (html/template); footer.txt and footer.html are shared by
-// the four notices as {{template "footer" .}}. notifications.templates_dir
+// the notices as {{template "footer" .}}. notifications.templates_dir
 // overrides any of these files one by one.
 //
 //go:embed mailtemplates/*.subject mailtemplates/*.txt mailtemplates/*.html
@@ -43,7 +43,8 @@ const (
 
 // noticeEvents are the events with a notice template, in a fixed order for
 // loading and error messages.
-var noticeEvents = []rotation.Event{rotation.EventIssued, rotation.EventReminder, rotation.EventDeactivated, rotation.EventDeleted}
+var noticeEvents = []rotation.Event{rotation.EventIssued, rotation.EventReminder, rotation.EventDeactivated, rotation.EventDeleted,
+	rotation.EventHeld, rotation.EventDueSoon}
 
 // mailFuncs are the functions every template may call. Dates are printed
 // in UTC with the zone spelled out, since owners read mail in every time
