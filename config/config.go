@@ -256,6 +256,10 @@ type NotificationsConfig struct {
 	Digest bool `yaml:"digest"`
 	// AttachXLSX attaches the XLSX report to the digest.
 	AttachXLSX bool `yaml:"attach_xlsx"`
+	// DueSoon are how long before a key reaches max_key_age its owner is
+	// told that it is about to be rotated, each once (e.g. [14d, 3d]);
+	// empty, the default, sends none.
+	DueSoon []Duration `yaml:"due_soon"`
 }
 
 // Address renders AddressTemplate for one user. It returns "" and no error

@@ -113,10 +113,34 @@ func (c *Config) RotationSecrets() rotation.SecretSettings {
 }
 
 // Target returns a discovered account with the settings in force there:
-// its policy and its own exempt users.
+// its policy, with the notices beyond a rotation's steps, and its own
+// exempt users.
 func (c *Config) Target(t accounts.Target) rotation.AccountTarget {
 	ac, _ := c.Account(t.ID)
-	return rotation.AccountTarget{Target: t, Policy: c.PolicyFor(t.ID), ExemptUsers: slices.Clone(ac.ExemptUsers)}
+	p := c.PolicyFor(t.ID)
+	p.Notices = c.NoticePolicy()
+	return rotation.AccountTarget{Target: t, Policy: p, ExemptUsers: slices.Clone(ac.ExemptUsers)}
+}
+
+// NoticePolicy returns the notices the planner plans beyond a rotation's
+// steps: with notifications on, a held key's owner is told once per hold
+// reason, and notifications.due_soon, longest first.
+func (c *Config) NoticePolicy() rotation.NoticePolicy {
+	n := c.Notifications
+	if !n.Enabled {
+		return rotation.NoticePolicy{}
+	}
+	p := rotation.NoticePolicy{Holds: true}
+	offsets := make([]time.Duration, 0, len(n.DueSoon))
+	for _, d := range n.DueSoon {
+		if d > 0 && !slices.Contains(offsets, time.Duration(d)) {
+			offsets = append(offsets, time.Duration(d))
+		}
+	}
+	slices.Sort(offsets)
+	slices.Reverse(offsets)
+	copy(p.DueSoon[:], offsets)
+	return p
 }
 
 // NotifySettings returns the notification setup: sender, recipients and

@@ -50,6 +50,7 @@ func (v *validator) validate(c *Config) {
 	v.exemptions(c.Exemptions)
 	v.secrets(c.Secrets)
 	v.notifications(c.Notifications)
+	v.dueSoon(c)
 	v.concurrency(c.Concurrency)
 	v.report(c.Report)
 }
@@ -380,6 +381,46 @@ func (v *validator) notifications(n NotificationsConfig) {
 	}
 	if len(n.RecipientTags) == 0 && n.AddressTemplate == "" {
 		v.warnf("notifications.recipient_tags", "with no recipient_tags and no address_template, users are reached only through account contacts and security_team")
+	}
+}
+
+// dueSoon checks notifications.due_soon: a few distinct offsets, each
+// shorter than the max_key_age of every account (a longer one would mail
+// the day a key is created).
+func (v *validator) dueSoon(c *Config) {
+	const p = "notifications.due_soon"
+	offsets := c.Notifications.DueSoon
+	if len(offsets) == 0 {
+		return
+	}
+	if !c.Notifications.Enabled {
+		v.warnf(p, "has no effect while notifications.enabled is false")
+	}
+	if len(offsets) > rotation.MaxDueSoon {
+		v.errorf(p, "lists %d notices; at most %d are sent before a key is due", len(offsets), rotation.MaxDueSoon)
+	}
+	top := c.Policy.Apply(rotation.DefaultPolicy()).MaxKeyAge
+	seen := map[Duration]int{}
+	for i, d := range offsets {
+		pi := fmt.Sprintf("%s[%d]", p, i)
+		if j, dup := seen[d]; dup {
+			v.warnf(pi, "%s is already listed at line %d", d, v.idx.LineOf(fmt.Sprintf("%s[%d]", p, j)))
+			continue
+		}
+		seen[d] = i
+		switch {
+		case d <= 0:
+			v.errorf(pi, "must be greater than 0 (how long before a key is due its owner is told)")
+		case time.Duration(d) >= top:
+			v.errorf(pi, "%s is not shorter than policy.max_key_age (%s): the notice would go out the day a key is created", d, Duration(top))
+		}
+		for a, acc := range c.Accounts {
+			if acc.Policy.MaxKeyAge != nil && time.Duration(d) < top && time.Duration(d) >= time.Duration(*acc.Policy.MaxKeyAge) {
+				v.warnf(fmt.Sprintf("accounts[%d].policy.max_key_age", a),
+					"%s is not longer than notifications.due_soon's %s (line %d): in this account that notice goes out the day a key is created",
+					*acc.Policy.MaxKeyAge, d, v.idx.LineOf(pi))
+			}
+		}
 	}
 }
 
