@@ -38,6 +38,8 @@ type mailConfig struct {
 	securityTeam    []string
 	addressTemplate string
 	digest          bool
+	// dueSoon, if set, is notifications.due_soon's YAML value.
+	dueSoon string
 }
 
 // defaultMailConfig is mail on, from keyrotor@example.com, the owner's
@@ -65,6 +67,9 @@ func (c mailConfig) yaml() string {
 	}
 	fmt.Fprintf(&b, "  security_team: [%s]\n", strings.Join(quoted, ", "))
 	fmt.Fprintf(&b, "  digest: %t\n", c.digest)
+	if c.dueSoon != "" {
+		fmt.Fprintf(&b, "  due_soon: %s\n", c.dueSoon)
+	}
 	return b.String()
 }
 

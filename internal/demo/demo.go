@@ -71,6 +71,7 @@ notifications:
   recipient_tags: [email]
   address_template: "{{.UserName}}@example.com"
   security_team: [security@example.com]
+  due_soon: [14d, 3d]
 concurrency:
   accounts: 8
   per_account: 4
@@ -307,6 +308,8 @@ func mailKind(subject string) string {
 		{"is still in use", "old key still in use (reminder to the owner)"},
 		{"was deactivated", "old key deactivated (to the owner)"},
 		{"was deleted", "old key deleted (to the owner)"},
+		{"is held:", "key held, with the fix (to the owner, once per reason)"},
+		{"is due for rotation on", "key due soon (to the owner)"},
 		{"[keyrotor] Run ", "run digest (to the security team)"},
 	} {
 		if strings.Contains(subject, k.marker) {

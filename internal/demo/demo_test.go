@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,6 +50,37 @@ func TestDemo(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(out, "4-delete", "*.json")); len(m) != 1 {
 		t.Errorf("phase 4 reports: %v", m)
+	}
+	checkDemoHold(t, out)
+}
+
+// checkDemoHold: the demo's held two-key user, grace, is mailed once that
+// her key is held, with the fix, and every digest lists her key (issue 13).
+func checkDemoHold(t *testing.T, out string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(out, "mail", "*.eml"))
+	var held, digests, listed int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := string(b)
+		switch {
+		case strings.Contains(m, "To: grace@example.com") && strings.Contains(m, "is held: two keys already"):
+			held++
+			if !strings.Contains(m, "To resolve it, run") || !strings.Contains(m, "aws iam update-access-key --user-name grace") {
+				t.Errorf("grace's hold notice lacks the fix:\n%s", m)
+			}
+		case strings.Contains(m, "Subject: [keyrotor] Run "):
+			digests++
+			if strings.Contains(m, "user grace key ") && strings.Contains(m, ": two_keys (two keys already)") {
+				listed++
+			}
+		}
+	}
+	if held != 1 || digests == 0 || listed != digests {
+		t.Errorf("grace: %d hold notices (want 1), listed in %d of %d digests", held, listed, digests)
 	}
 }
 
