@@ -1186,6 +1186,50 @@ func TestPlanSecretClock(t *testing.T) {
 	}
 }
 
+// TestPlanOwnerDecrypt: with a customer managed KMS key on the owner's
+// secret, neither the deactivation nor the deletion of the old key goes
+// ahead unless this run saw the owner allowed to decrypt with the key,
+// and a key that is not enabled is held with the command that turns it on.
+func TestPlanOwnerDecrypt(t *testing.T) {
+	const keyARN = "arn:aws:kms:us-east-1:111122223333:key/k1"
+	repl := active(kK, 30*day24)
+	cases := []struct {
+		name string
+		a    Key
+		st   State
+		kind ActionKind
+	}{
+		{"deactivation", active(kA, 400*day24, usedAgo(20*day24)), issued(kK, 8*day24), ActionDeactivate},
+		{"deletion", inactive(kA, 400*day24), deactivated(kK, 8*day24).WithNotified(EventDeactivated, ago(8*day24)), ActionDelete},
+	}
+	for _, c := range cases {
+		u := withEvidence(aligned(User{Keys: []Key{c.a, repl}, Tags: tags(kA, c.st), ARN: "arn:aws:iam::111122223333:user/alice"}))
+		u.Secret.KMSKeyID = "alias/keyrotor"
+		if !NeedsDecryptCheck(u, def, fixedNow) {
+			t.Errorf("%s: NeedsDecryptCheck is false", c.name)
+		}
+		for _, d := range []struct {
+			check DecryptCheck
+			fix   string
+		}{
+			{DecryptCheck{}, "aws kms create-grant --key-id alias/keyrotor"},
+			{DecryptCheck{Checked: true, KeyARN: keyARN, Problem: "IAM's policy simulation answers implicitDeny"}, "aws kms create-grant --key-id " + keyARN},
+			{DecryptCheck{Checked: true, KeyARN: keyARN, Problem: "KMS key is not enabled", KeyDisabled: true}, "aws kms enable-key --key-id " + keyARN},
+		} {
+			u.OwnerDecrypt = d.check
+			a := PrimaryByKey(planUser(u, def))[kA]
+			if a.Kind != ActionHold || a.Code != vocab.ReasonOwnerCannotDecrypt || !strings.Contains(a.Fix, d.fix) ||
+				!strings.HasPrefix(a.Reason, c.name+" is due") {
+				t.Errorf("%s with %+v: %s %s fix %q (%s)", c.name, d.check, a.Kind, a.Code, a.Fix, a.Reason)
+			}
+		}
+		u.OwnerDecrypt = DecryptCheck{Checked: true, Allowed: true, KeyARN: keyARN}
+		if a := PrimaryByKey(planUser(u, def))[kA]; a.Kind != c.kind {
+			t.Errorf("%s, owner may decrypt: %s %s (%s)", c.name, a.Kind, a.Code, a.Reason)
+		}
+	}
+}
+
 // TestPlanReviewFindings pins decisions a safety review asked for.
 func TestPlanReviewFindings(t *testing.T) {
 	t.Run("orphan candidate without fresh last use: hold, never delete", func(t *testing.T) {

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Attacks of a second review: an insider who turns off what the owner
+// needs to read the new key, races the inventory, or rewrites what makes a
+// key keyrotor's.
+
+// TestAttackDisabledKMSKeyRetiresNothing: a power user may disable a
+// customer managed KMS key whose key policy lets the account's identity
+// policies decide (KMS's default). The owner then cannot read the new key,
+// whatever the policies say, so keyrotor must neither deactivate the old
+// key (kay, under secrets.kms_key_id) nor delete one it deactivated while
+// the key was on (kim, whose secret the insider created beforehand under a
+// key of her own, which keyrotor keeps).
+func TestAttackDisabledKMSKeyRetiresNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, atkScenario(t, `
+      - {name: kay, policies: [`+atkDecrypt+`], keys: [{age: 100d, last_used: 20d}]}
+      - {name: kim, policies: [`+atkDecrypt+`], keys: [{age: 100d, last_used: 20d}]}
+      - {name: mallory, managed_policies: [PowerUserAccess], keys: [{age: 10d, last_used: 1h}]}
+    kms_keys:
+      - {aliases: [alias/keyrotor]}
+      - {aliases: [alias/mallory]}
+`), "secrets:\n  kms_key_id: alias/keyrotor\n")
+	ctx := context.Background()
+	kayOld, kimOld := atkKey(t, h, "kay", 0), atkKey(t, h, "kim", 0)
+	_, msm := atkAs(t, h, "mallory")
+	c, _ := h.sim.CredentialsFor(atkKey(t, h, "mallory", 0).ID)
+	mkms := kms.NewFromConfig(atkConfig(h, c))
+	if _, err := msm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("keyrotor/" + atkAccount + "/kim"),
+		KmsKeyId: aws.String("alias/mallory")}); err != nil {
+		t.Fatalf("mallory cannot pre-create kim's secret: %v", err)
+	}
+	disable := func(alias string) {
+		t.Helper()
+		if _, err := mkms.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(alias)}); err != nil {
+			t.Fatalf("mallory cannot disable %s: %v", alias, err)
+		}
+	}
+	canRead := func(u string) bool {
+		c, _ := h.sim.CredentialsFor(atkKey(t, h, u, 1).ID)
+		_, err := secretsmanager.NewFromConfig(atkConfig(h, c)).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+			SecretId: aws.String("keyrotor/" + atkAccount + "/" + u)})
+		return err == nil
+	}
+
+	atkRun(t, h, "rotate", "--apply")
+	if !canRead("kay") || !canRead("kim") {
+		t.Fatal("an owner cannot read its new key right after the issue")
+	}
+	disable("alias/keyrotor")
+	if canRead("kay") {
+		t.Fatal("kay reads her secret under a disabled key")
+	}
+	h.sim.Clock().Advance(e2eDeactivateAfter + time.Hour)
+	_, rep := atkRun(t, h, "rotate", "--apply")
+	atkKeptAndHeld(t, h, rep, "kay, whose secret's KMS key is disabled", kayOld.ID, "owner_cannot_decrypt", "aws kms enable-key")
+	if atkStatus(h, kimOld.ID) != "Inactive" {
+		t.Fatalf("kim's old key is %s, want deactivated while her key was enabled", atkStatus(h, kimOld.ID))
+	}
+
+	disable("alias/mallory")
+	h.sim.Clock().Advance(e2eDeleteAfter + time.Hour)
+	_, rep = atkRun(t, h, "rotate", "--apply")
+	if atkStatus(h, kimOld.ID) != "Inactive" {
+		t.Fatalf("kim's retired key was deleted while she cannot read its replacement (status %q)", atkStatus(h, kimOld.ID))
+	}
+	if r := atkRow(t, rep, kimOld.ID); r.Result != "held" || string(r.ReasonCode) != "owner_cannot_decrypt" {
+		t.Errorf("kim: result %q code %q (%s), want held as owner_cannot_decrypt", r.Result, r.ReasonCode, r.Reason)
+	}
+}
