@@ -122,7 +122,8 @@ type CollectStats struct {
 //
 // Users are sorted by name, each user's keys by creation time. A failed IAM
 // read fails the whole collection: a partial inventory could make the
-// planner act on a wrong picture. A user whose secret cannot be read or
+// planner act on a wrong picture. A user or key deleted while it is read is
+// left out: its owner may do that at any time. A user whose secret cannot be read or
 // named is held instead (User.Problem), and the others go on.
 func Collect(ctx context.Context, iamAPI IAMReader, sm SecretMetaReader, o InventoryOptions) (Inventory, CollectStats, error) {
 	c := &collector{o: o, iam: iamAPI, sm: sm}
@@ -341,6 +342,7 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 			u.SecretName = name
 		}
 	}
+	var gone []string
 	for i := range u.Keys {
 		k := &u.Keys[i]
 		fresh := c.o.FreshLastUsed(*u, *k)
@@ -351,7 +353,15 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 			}
 		}
 		if err := c.askLastUsed(ctx, u.Name, k); err != nil {
-			return err
+			// The owner may delete a key of theirs at any time, also
+			// between ListAccessKeys and this call: a key that is gone
+			// has nothing to rotate and must not fail the account.
+			if keys, lerr := listUserKeys(ctx, c.iam, u.Name); lerr != nil || slices.ContainsFunc(keys, func(x Key) bool { return x.ID == k.ID }) {
+				return err
+			}
+			c.log.Debug("access key vanished during inventory", "user", u.Name, "key", k.ID)
+			gone = append(gone, k.ID)
+			continue
 		}
 		c.mu.Lock()
 		if fresh {
@@ -361,6 +371,7 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 		}
 		c.mu.Unlock()
 	}
+	u.Keys = slices.DeleteFunc(u.Keys, func(k Key) bool { return slices.Contains(gone, k.ID) })
 	if u.HasState() && u.Problem == nil {
 		c.readSecret(ctx, u)
 	}

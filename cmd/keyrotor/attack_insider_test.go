@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"keyrotor/rotation"
 )
 
 // Attacks of a second review: an insider who turns off what the owner
@@ -76,5 +80,48 @@ func TestAttackDisabledKMSKeyRetiresNothing(t *testing.T) {
 	}
 	if r := atkRow(t, rep, kimOld.ID); r.Result != "held" || string(r.ReasonCode) != "owner_cannot_decrypt" {
 		t.Errorf("kim: result %q code %q (%s), want held as owner_cannot_decrypt", r.Result, r.ReasonCode, r.Reason)
+	}
+}
+
+// TestAttackVanishingKeyFailsNoAccount: an owner who deletes a key of
+// theirs while keyrotor reads the account (here the old key, right after
+// the inventory listed it and before it asks the key's last use, as an
+// owner who switched to the new key does) must not fail the account's
+// run: the key is simply gone, and the other users are rotated.
+func TestAttackVanishingKeyFailsNoAccount(t *testing.T) {
+	t.Parallel()
+	hook := &atkOnCall{before: true}
+	h := newHarnessWrapped(t, atkScenario(t, `
+      - {name: tess, policies: [`+atkOwnKeys+`], keys: [{age: 100d, last_used: 20d}]}
+      - {name: bob, keys: [{age: 100d, last_used: 20d}]}
+`), "", hook.wrap)
+	tessOld, bobOld := atkKey(t, h, "tess", 0), atkKey(t, h, "bob", 0)
+	atkRun(t, h, "rotate", "--apply")
+	c, _ := h.sim.CredentialsFor(atkKey(t, h, "tess", 1).ID)
+	owner := iam.NewFromConfig(atkConfig(h, c))
+	hook.mu.Lock()
+	hook.match = func(f url.Values) bool { return f.Get("Action") == "ListUserTags" && f.Get("UserName") == "tess" }
+	hook.act = func() {
+		if _, err := owner.DeleteAccessKey(context.Background(), &iam.DeleteAccessKeyInput{UserName: aws.String("tess"),
+			AccessKeyId: aws.String(tessOld.ID)}); err != nil {
+			t.Errorf("tess cannot delete her old key: %v", err)
+		}
+	}
+	hook.mu.Unlock()
+	h.sim.Clock().Advance(e2eDeactivateAfter + time.Hour)
+	_, rep := atkRun(t, h, "rotate", "--apply")
+	if !hook.done || atkStatus(h, tessOld.ID) != "" {
+		t.Fatal("the owner's deletion did not happen during the run")
+	}
+	for _, a := range rep.Accounts {
+		if a.AccountID == atkAccount && a.Status != "ok" {
+			t.Fatalf("one owner's deletion failed the account: %s %s", a.Status, a.Error)
+		}
+	}
+	if atkStatus(h, bobOld.ID) != "Inactive" {
+		t.Errorf("bob's old key is %q, want deactivated", atkStatus(h, bobOld.ID))
+	}
+	if _, ok := h.sim.UserTags(atkAccount, "tess")[rotation.TagKey(tessOld.ID)]; ok {
+		t.Errorf("the state tag of tess's deleted key is kept")
 	}
 }
