@@ -316,6 +316,14 @@ func (p *userPlanner) foreignDeletable(k Key) (bool, time.Time) {
 	if t := lastActivity(k).Add(p.pol.ForeignUnusedFor); t.After(eligible) {
 		eligible = t
 	}
+	if c := p.u.Secret.Clock; p.u.Secret.Replaces == k.ID && c.Event != "" {
+		// The owner's secret, which only the rotation role writes, says
+		// keyrotor retired this key: removing its state tag must not cut
+		// the owner's rollback window short.
+		if t := c.At.Add(p.pol.DeleteAfter); t.After(eligible) {
+			eligible = t
+		}
+	}
 	_, hasState := p.states[k.ID]
 	_, hasErr := p.errs[k.ID]
 	_, isRepl := p.replacementOf[k.ID]

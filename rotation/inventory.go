@@ -72,6 +72,9 @@ type InventoryOptions struct {
 	Simulate     SimulateAPI
 	SecretRegion string
 	CheckDecrypt func(u User) bool
+	// ReadSecret, if set, names users without a state tag whose secret's
+	// metadata the planner needs too (see NeedsForeignEvidence).
+	ReadSecret func(u User) bool
 	// Concurrency bounds the IAM calls in flight for users (at least 1);
 	// the credential report is fetched alongside.
 	Concurrency int
@@ -117,7 +120,8 @@ type CollectStats struct {
 // ListUsers, per user one ListAccessKeys and one ListUserTags, one GetGroup
 // per exempt group, the credential report for last use (with
 // GetAccessKeyLastUsed only for keys the report cannot answer or that need
-// fresh data), DescribeSecret only for users with a state tag, and the
+// fresh data), DescribeSecret only for users with a state tag (or that
+// ReadSecret names), and the
 // decrypt check only for users whose deactivation is due.
 //
 // Users are sorted by name, each user's keys by creation time. A failed IAM
@@ -372,7 +376,8 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 		c.mu.Unlock()
 	}
 	u.Keys = slices.DeleteFunc(u.Keys, func(k Key) bool { return slices.Contains(gone, k.ID) })
-	if u.HasState() && u.Problem == nil {
+	extra := c.o.ReadSecret != nil && c.o.SecretName != nil && c.o.ReadSecret(*u)
+	if (u.HasState() || extra) && u.Problem == nil {
 		c.readSecret(ctx, u)
 	}
 	return nil

@@ -96,6 +96,17 @@ func NeedsDecryptCheck(u User, pol Policy, now time.Time) bool {
 	return false
 }
 
+// NeedsForeignEvidence reports whether the inventory must read the
+// metadata of u's secret although u has no state tag: under
+// policy.delete_foreign_inactive, an inactive key may be one keyrotor
+// retired whose state tag someone removed, and only the secret (its
+// keyrotor:replaces and keyrotor:clock tags) still says when its grace
+// period ends.
+func NeedsForeignEvidence(u User, pol Policy) bool {
+	return pol.DeleteForeignInactive && u.Exempt == "" &&
+		slices.ContainsFunc(u.Keys, func(k Key) bool { return k.Status == vocab.KeyInactive })
+}
+
 func (p *userPlanner) plan() []Action {
 	if p.u.Exempt != "" {
 		var out []Action

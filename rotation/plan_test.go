@@ -556,6 +556,19 @@ func TestPlanForeignInactiveAlone(t *testing.T) {
 			checkActions(t, planUser(User{Keys: []Key{tt.b}}, tt.pol), []want{tt.want})
 		})
 	}
+	t.Run("a key keyrotor retired, its state tag removed: deleted delete_after after the secret's clock", func(t *testing.T) {
+		sec := stored(kK, kB, ago(8*day24))
+		sec.Clock = SecretClock{Event: ClockDeactivated, At: stamp(ago(time.Hour))}
+		u := User{Keys: []Key{inactive(kB, 200*day24, usedAgo(100*day24)), active(kK, 8*day24)}, Secret: sec}
+		if !NeedsForeignEvidence(u, foreignOn) || NeedsForeignEvidence(u, def) {
+			t.Error("NeedsForeignEvidence: want the secret read under delete_foreign_inactive only")
+		}
+		due := sec.Clock.At.Add(foreignOn.DeleteAfter)
+		a := PrimaryByKey(planUser(u, foreignOn))[kB]
+		if a.Kind != ActionNone || a.Code != vocab.ReasonForeignInactive || !a.Due.Equal(due) {
+			t.Errorf("%s %s due %s (%s), want none until %s", a.Kind, a.Code, a.Due, a.Reason, due)
+		}
+	})
 	t.Run("inactive replacement of a rotation is never deleted", func(t *testing.T) {
 		got := planUser(User{
 			Keys: []Key{active(kA, 400*day24), inactive(kK, 100*day24)},

@@ -218,6 +218,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 		},
 		KMS: api.KMS, Simulate: api.Permissions, SecretRegion: r.Secrets.Region,
 		CheckDecrypt: func(u User) bool { return NeedsDecryptCheck(u, t.Policy, now) },
+		ReadSecret:   func(u User) bool { return NeedsForeignEvidence(u, t.Policy) },
 	})
 	if err != nil {
 		return fail(fmt.Errorf("inventory of %s: %w", t.ID, err))

@@ -125,3 +125,47 @@ func TestAttackVanishingKeyFailsNoAccount(t *testing.T) {
 		t.Errorf("the state tag of tess's deleted key is kept")
 	}
 }
+
+// atkUntagger may remove any user's tags, as whoever may tag users usually
+// may.
+const atkUntagger = `'{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:TagUser","iam:UntagUser","iam:ListUserTags"],"Resource":"*"}}'`
+
+// TestAttackUntaggedRetiredKeyKeepsItsGrace: with
+// policy.delete_foreign_inactive on, a tagger who removes the state tag of
+// a key keyrotor has just deactivated makes it look like a foreign inactive
+// key, old and long unused, which that policy deletes at once. The owner's
+// rollback window (delete_after from the deactivation keyrotor mirrored on
+// the owner's secret) must still hold.
+func TestAttackUntaggedRetiredKeyKeepsItsGrace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, atkScenario(t, `
+      - {name: dora, keys: [{age: 200d, last_used: 100d}]}
+      - {name: tagger, policies: [`+atkUntagger+`], keys: [{age: 10d, last_used: 1h}]}
+`), "policy:\n  delete_foreign_inactive: true\n")
+	ctx := context.Background()
+	old := atkKey(t, h, "dora", 0)
+	atkRun(t, h, "rotate", "--apply")
+	h.sim.Clock().Advance(e2eDeactivateAfter + time.Hour)
+	atkRun(t, h, "rotate", "--apply")
+	if atkStatus(h, old.ID) != "Inactive" {
+		t.Fatalf("dora's old key is %q, want deactivated", atkStatus(h, old.ID))
+	}
+	off := h.sim.Now()
+	tic, _ := atkAs(t, h, "tagger")
+	if _, err := tic.UntagUser(ctx, &iam.UntagUserInput{UserName: aws.String("dora"), TagKeys: []string{rotation.TagKey(old.ID)}}); err != nil {
+		t.Fatalf("the tagger cannot untag dora: %v", err)
+	}
+	h.sim.Clock().Advance(time.Hour)
+	_, rep := atkRun(t, h, "rotate", "--apply")
+	if atkStatus(h, old.ID) != "Inactive" {
+		t.Fatalf("the key keyrotor retired an hour ago was deleted once its state tag was removed (status %q)", atkStatus(h, old.ID))
+	}
+	if r := atkRow(t, rep, old.ID); r.Action == "delete" {
+		t.Errorf("planned %s (%s)", r.Action, r.Reason)
+	}
+	h.sim.Clock().Set(off.Add(e2eDeleteAfter + time.Hour))
+	atkRun(t, h, "rotate", "--apply")
+	if atkStatus(h, old.ID) != "" {
+		t.Errorf("the foreign inactive key is %q delete_after after its deactivation, want deleted under the policy", atkStatus(h, old.ID))
+	}
+}
