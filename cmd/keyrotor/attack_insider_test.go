@@ -169,3 +169,42 @@ func TestAttackUntaggedRetiredKeyKeepsItsGrace(t *testing.T) {
 		t.Errorf("the foreign inactive key is %q delete_after after its deactivation, want deleted under the policy", atkStatus(h, old.ID))
 	}
 }
+
+// TestAttackTagNamingAnotherUsersKey: a state tag may name any key ID. A
+// tagger who writes on ops the state of bob's keys gets nothing done to
+// bob's keys, and must not get ops's clean-up of those tags reported in
+// bob's rows in place of what keyrotor really did to them (here: issue a
+// replacement for one, deactivate the other a week later).
+func TestAttackTagNamingAnotherUsersKey(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, atkScenario(t, `
+      - {name: ops, keys: [{age: 10d, last_used: 1d}]}
+      - {name: bob, keys: [{age: 100d, last_used: 20d}]}
+      - {name: tagger, policies: [`+atkTagger+`], keys: [{age: 10d, last_used: 1h}]}
+`), "")
+	opsKey, bobOld := atkKey(t, h, "ops", 0), atkKey(t, h, "bob", 0)
+	tic, _ := atkAs(t, h, "tagger")
+	now := h.sim.Now()
+	atkTag(t, tic, "ops", rotation.TagKey(bobOld.ID), forged(t, rotation.State{Phase: rotation.PhaseIssued, NewKeyID: opsKey.ID}.
+		WithIssued(opsKey.ID, opsKey.Created).WithDeactivated(now.Add(-20*24*time.Hour))))
+	_, rep := atkRun(t, h, "rotate", "--apply")
+	if r := row(t, rep, bobOld.ID); r.User != "bob" || r.Action != "issue" || r.Result != "done" || string(r.ReasonCode) != "stale" {
+		t.Errorf("bob's stale key: user %q action %q result %q code %q (%s), want bob's issue", r.User, r.Action, r.Result, r.ReasonCode, r.Reason)
+	}
+	if _, ok := h.sim.UserTags(atkAccount, "ops")[rotation.TagKey(bobOld.ID)]; ok {
+		t.Errorf("the state tag on ops naming bob's key was kept")
+	}
+	bobNew := atkKey(t, h, "bob", 1)
+	h.sim.Clock().Advance(e2eDeactivateAfter + time.Hour)
+	atkTag(t, tic, "ops", rotation.TagKey(bobNew.ID), forged(t, rotation.State{Phase: rotation.PhaseIssuing, RunID: "forged", At: h.sim.Now().Add(-time.Hour)}))
+	_, rep = atkRun(t, h, "rotate", "--apply")
+	if r := row(t, rep, bobOld.ID); r.Action != "deactivate" || r.Result != "done" {
+		t.Errorf("bob's old key: action %q result %q code %q (%s), want deactivated", r.Action, r.Result, r.ReasonCode, r.Reason)
+	}
+	if r := row(t, rep, bobNew.ID); r.User != "bob" || r.Action != "" || string(r.ReasonCode) != "replacement_key" {
+		t.Errorf("bob's new key: user %q action %q code %q (%s), want bob's replacement", r.User, r.Action, r.ReasonCode, r.Reason)
+	}
+	if got := atkStatus(h, bobNew.ID); got != "Active" {
+		t.Errorf("bob's new key is %q", got)
+	}
+}
