@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"keyrotor/internal/awssim"
 	"keyrotor/rotation"
 )
 
@@ -206,5 +208,51 @@ func TestAttackTagNamingAnotherUsersKey(t *testing.T) {
 	}
 	if got := atkStatus(h, bobNew.ID); got != "Active" {
 		t.Errorf("bob's new key is %q", got)
+	}
+}
+
+// TestAttackLostCreateRecordsNoOwnersKey: keyrotor's CreateAccessKey gets
+// no answer (the connection drops before IAM acted), and the key that
+// appeared meanwhile is one the owner made by hand after keyrotor wrote its
+// intent. keyrotor must not record that key on the secret as its own
+// orphan, which the next run would delete: the owner keeps it.
+func TestAttackLostCreateRecordsNoOwnersKey(t *testing.T) {
+	t.Parallel()
+	hook := &atkOnCall{}
+	h := newHarnessWrapped(t, atkScenario(t, `
+      - {name: dev, policies: [`+atkOwnKeys+`], keys: [{age: 100d, last_used: 1h}]}
+`), "", hook.wrap)
+	old := atkKey(t, h, "dev", 0)
+	ic, _ := atkAs(t, h, "dev")
+	var own string
+	hook.mu.Lock()
+	hook.match = func(f url.Values) bool { return f.Get("Action") == "TagUser" && f.Get("UserName") == "dev" }
+	hook.act = func() {
+		created, err := ic.CreateAccessKey(context.Background(), &iam.CreateAccessKeyInput{UserName: aws.String("dev")})
+		if err != nil {
+			t.Errorf("dev cannot create her own key: %v", err)
+			return
+		}
+		own = aws.ToString(created.AccessKey.AccessKeyId)
+		// keyrotor's CreateAccessKey, the next one, never reaches IAM.
+		h.sim.InjectFault(awssim.Fault{Service: "iam", Op: "CreateAccessKey", AccountID: atkAccount,
+			Kind: awssim.FaultHang, HangFor: 50 * time.Millisecond})
+	}
+	hook.mu.Unlock()
+	atkRun(t, h, "rotate", "--apply")
+	if !hook.done || own == "" {
+		t.Fatal("the owner's key was not created during the run")
+	}
+	h.sim.ClearFaults()
+	h.sim.Clock().Advance(time.Hour)
+	_, rep := atkRun(t, h, "rotate", "--apply")
+	if atkStatus(h, own) != "Active" {
+		t.Fatalf("the owner's own key %s was deleted as keyrotor's orphan (status %q)", own, atkStatus(h, own))
+	}
+	if atkStatus(h, old.ID) != "Active" {
+		t.Errorf("the old key is %q", atkStatus(h, old.ID))
+	}
+	if r := row(t, rep, old.ID); r.Result != "held" || string(r.ReasonCode) != "orphan_unproven" || !strings.Contains(r.Reason, own) {
+		t.Errorf("the old key: result %q code %q (%s), want held as orphan_unproven naming the owner's key", r.Result, r.ReasonCode, r.Reason)
 	}
 }
