@@ -22,9 +22,10 @@ const (
 	ActionNone ActionKind = "none"
 	// ActionIssue: tag Next (the issuing intent) on the user, re-read the
 	// tags (a fresh intent of another run means skip), prepare the owner's
-	// secret (SecretStore.Prepare), CreateAccessKey, record the new key on
-	// the secret, store its value, tag Next.WithIssued(newKey, t), mail
-	// Notify.
+	// secret (SecretStore.Prepare), list the keys, CreateAccessKey (if its
+	// answer is lost, record on the secret a key that was not listed),
+	// record the new key on the secret, store its value, tag
+	// Next.WithIssued(newKey, t), mail Notify.
 	ActionIssue ActionKind = "issue"
 	// ActionAdopt: an interrupted issue left replacement NewKeyID whose
 	// secret is stored; tag Next (state issued) and mail Notify.

@@ -39,6 +39,11 @@ func cmdGrantDecrypt(keyID, userARN string) string {
 	return fmt.Sprintf("aws kms create-grant --key-id %s --grantee-principal %s --operations Decrypt", keyID, userARN)
 }
 
+// cmdEnableKey turns a disabled KMS key on again.
+func cmdEnableKey(keyID string) string {
+	return fmt.Sprintf("aws kms enable-key --key-id %s", keyID)
+}
+
 // cmdDescribeSecret shows what Secrets Manager answers about a secret.
 func cmdDescribeSecret(name string) string {
 	return fmt.Sprintf("aws secretsmanager describe-secret --secret-id %s", name)

@@ -104,7 +104,7 @@ func (p *userPlanner) evalIssued(x Key, st State) Action {
 	}
 	deactivate := func(code vocab.Reason, reason string) Action {
 		if x.Active() {
-			if hold, blocked := p.decryptBlocks(x, newID); blocked {
+			if hold, blocked := p.decryptBlocks(x, newID, "deactivation", "stays active"); blocked {
 				return hold
 			}
 		}
@@ -243,17 +243,21 @@ func (p *userPlanner) evalDeactivated(x Key, st State) Action {
 		a.NewKeyID = st.NewKeyID
 		return a
 	}
+	if hold, blocked := p.decryptBlocks(x, st.NewKeyID, "deletion", "is kept, so it can be reactivated,"); blocked {
+		return hold
+	}
 	a := p.action(x.ID, ActionDelete, vocab.ReasonRetired, fmt.Sprintf(
 		"deactivated by keyrotor %s; the %s before deletion ended %s", day(start), days(p.pol.DeleteAfter), day(due)))
 	a.NewKeyID, a.Next, a.Notify = st.NewKeyID, State{}, EventDeleted
 	return a
 }
 
-// decryptBlocks holds the deactivation of x when the owner's secret is
-// encrypted with a customer managed KMS key that the owner may not use (or
-// that this run could not check): the owner could not read the
-// replacement, so the old key must keep working.
-func (p *userPlanner) decryptBlocks(x Key, newID string) (Action, bool) {
+// decryptBlocks holds step (the deactivation or deletion of x) when the
+// owner's secret is encrypted with a customer managed KMS key that the
+// owner may not use, that is not enabled, or that this run could not
+// check: the owner could not read the replacement, so the old key must
+// keep working, or stay where it can be reactivated; kept says which.
+func (p *userPlanner) decryptBlocks(x Key, newID, step, kept string) (Action, bool) {
 	key := p.u.Secret.KMSKeyID
 	if !customerKey(key) {
 		return Action{}, false
@@ -271,9 +275,12 @@ func (p *userPlanner) decryptBlocks(x Key, newID string) (Action, bool) {
 		keyRef = d.KeyARN
 	}
 	grant := cmdGrantDecrypt(keyRef, p.u.ARN)
+	if d.KeyDisabled {
+		grant = cmdEnableKey(keyRef)
+	}
 	a := p.action(x.ID, ActionHold, vocab.ReasonOwnerCannotDecrypt, fmt.Sprintf(
-		"deactivation is due, but secret %s is encrypted with KMS key %s and the owner %s may not decrypt it (%s); the old key stays active until the owner can read the replacement %s, e.g. %s",
-		p.secretName(), keyRef, p.u.Name, why, newID, grant))
+		"%s is due, but secret %s is encrypted with KMS key %s and the owner %s may not decrypt it (%s); the old key %s until the owner can read the replacement %s, e.g. %s",
+		step, p.secretName(), keyRef, p.u.Name, why, kept, newID, grant))
 	a.NewKeyID, a.Fix = newID, grant
 	return a, true
 }
@@ -308,6 +315,14 @@ func (p *userPlanner) foreignDeletable(k Key) (bool, time.Time) {
 	eligible := k.Created.Add(p.pol.ForeignMinAge)
 	if t := lastActivity(k).Add(p.pol.ForeignUnusedFor); t.After(eligible) {
 		eligible = t
+	}
+	if c := p.u.Secret.Clock; p.u.Secret.Replaces == k.ID && c.Event != "" {
+		// The owner's secret, which only the rotation role writes, says
+		// keyrotor retired this key: removing its state tag must not cut
+		// the owner's rollback window short.
+		if t := c.At.Add(p.pol.DeleteAfter); t.After(eligible) {
+			eligible = t
+		}
 	}
 	_, hasState := p.states[k.ID]
 	_, hasErr := p.errs[k.ID]

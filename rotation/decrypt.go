@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
 // KeyPolicyReader is the part of KMS the decrypt check reads;
@@ -30,10 +31,11 @@ type SimulateAPI interface {
 // metadata names a customer managed KMS key: iam:SimulatePrincipalPolicy
 // for u with kms:Decrypt on the key, the key policy as the resource policy
 // and the context Secrets Manager's call would carry (kms:ViaService, the
-// encryption context naming the secret). With a customer key the owner
-// needs that permission to read the new key, and keyrotor will not
-// deactivate the old key before the owner can. The check never fails: what
-// stops it goes into Problem, and the planner holds the key.
+// encryption context naming the secret), once DescribeKey has shown the key
+// enabled. With a customer key the owner needs both to read the new key,
+// and keyrotor will not deactivate or delete the old key before the owner
+// can. The check never fails: what stops it goes into Problem, and the
+// planner holds the key.
 func CheckOwnerDecrypt(ctx context.Context, keys KeyPolicyReader, sim SimulateAPI, region string, u User) DecryptCheck {
 	d := DecryptCheck{Checked: true}
 	key := u.Secret.KMSKeyID
@@ -43,6 +45,14 @@ func CheckOwnerDecrypt(ctx context.Context, keys KeyPolicyReader, sim SimulateAP
 		return d
 	}
 	d.KeyARN = aws.ToString(desc.KeyMetadata.Arn)
+	if md := desc.KeyMetadata; !md.Enabled || md.KeyState != kmstypes.KeyStateEnabled {
+		// Whoever may disable the key (or schedule its deletion) would
+		// otherwise leave the owner without a key it can read: no policy
+		// lets anyone decrypt with a key that is not enabled.
+		d.Problem = fmt.Sprintf("KMS key %s is not enabled (state %s)", d.KeyARN, md.KeyState)
+		d.KeyDisabled = true
+		return d
+	}
 	pol, err := keys.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(d.KeyARN), PolicyName: aws.String("default")})
 	if err != nil {
 		d.Problem = fmt.Sprintf("read the key policy of %s: %v", d.KeyARN, err)

@@ -72,6 +72,9 @@ type InventoryOptions struct {
 	Simulate     SimulateAPI
 	SecretRegion string
 	CheckDecrypt func(u User) bool
+	// ReadSecret, if set, names users without a state tag whose secret's
+	// metadata the planner needs too (see NeedsForeignEvidence).
+	ReadSecret func(u User) bool
 	// Concurrency bounds the IAM calls in flight for users (at least 1);
 	// the credential report is fetched alongside.
 	Concurrency int
@@ -117,12 +120,14 @@ type CollectStats struct {
 // ListUsers, per user one ListAccessKeys and one ListUserTags, one GetGroup
 // per exempt group, the credential report for last use (with
 // GetAccessKeyLastUsed only for keys the report cannot answer or that need
-// fresh data), DescribeSecret only for users with a state tag, and the
+// fresh data), DescribeSecret only for users with a state tag (or that
+// ReadSecret names), and the
 // decrypt check only for users whose deactivation is due.
 //
 // Users are sorted by name, each user's keys by creation time. A failed IAM
 // read fails the whole collection: a partial inventory could make the
-// planner act on a wrong picture. A user whose secret cannot be read or
+// planner act on a wrong picture. A user or key deleted while it is read is
+// left out: its owner may do that at any time. A user whose secret cannot be read or
 // named is held instead (User.Problem), and the others go on.
 func Collect(ctx context.Context, iamAPI IAMReader, sm SecretMetaReader, o InventoryOptions) (Inventory, CollectStats, error) {
 	c := &collector{o: o, iam: iamAPI, sm: sm}
@@ -341,6 +346,7 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 			u.SecretName = name
 		}
 	}
+	var gone []string
 	for i := range u.Keys {
 		k := &u.Keys[i]
 		fresh := c.o.FreshLastUsed(*u, *k)
@@ -351,7 +357,15 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 			}
 		}
 		if err := c.askLastUsed(ctx, u.Name, k); err != nil {
-			return err
+			// The owner may delete a key of theirs at any time, also
+			// between ListAccessKeys and this call: a key that is gone
+			// has nothing to rotate and must not fail the account.
+			if keys, lerr := listUserKeys(ctx, c.iam, u.Name); lerr != nil || slices.ContainsFunc(keys, func(x Key) bool { return x.ID == k.ID }) {
+				return err
+			}
+			c.log.Debug("access key vanished during inventory", "user", u.Name, "key", k.ID)
+			gone = append(gone, k.ID)
+			continue
 		}
 		c.mu.Lock()
 		if fresh {
@@ -361,7 +375,9 @@ func (c *collector) completeUser(ctx context.Context, u *User) error {
 		}
 		c.mu.Unlock()
 	}
-	if u.HasState() && u.Problem == nil {
+	u.Keys = slices.DeleteFunc(u.Keys, func(k Key) bool { return slices.Contains(gone, k.ID) })
+	extra := c.o.ReadSecret != nil && c.o.SecretName != nil && c.o.ReadSecret(*u)
+	if (u.HasState() || extra) && u.Problem == nil {
 		c.readSecret(ctx, u)
 	}
 	return nil

@@ -64,16 +64,18 @@ func NeedsFreshLastUsed(u User, k Key, pol Policy, now time.Time) bool {
 	return false
 }
 
-// NeedsDecryptCheck reports whether the planner may deactivate one of u's
-// keys in this run, so the inventory must check that u can decrypt its
-// secret (see DecryptCheck): a key whose deactivation is due.
+// NeedsDecryptCheck reports whether the planner may deactivate or delete
+// one of u's keys in this run, so the inventory must check that u can
+// decrypt its secret (see DecryptCheck): an active key whose deactivation
+// is due, or an inactive one whose deletion is due (the owner's way back
+// to it ends there).
 func NeedsDecryptCheck(u User, pol Policy, now time.Time) bool {
 	if u.Exempt != "" {
 		return false
 	}
 	for _, k := range u.Keys {
 		tag, ok := TagValue(u.Tags, TagKey(k.ID))
-		if !ok || !k.Active() {
+		if !ok {
 			continue
 		}
 		st, err := ParseState(tag)
@@ -82,12 +84,27 @@ func NeedsDecryptCheck(u User, pol Policy, now time.Time) bool {
 		}
 		switch st.Phase {
 		case PhaseIssuing, PhaseIssued, PhaseReactivated:
-			if !now.Before(st.Since().Add(pol.DeactivateAfter)) {
+			if k.Active() && !now.Before(st.Since().Add(pol.DeactivateAfter)) {
+				return true
+			}
+		case PhaseDeactivated:
+			if !k.Active() && !now.Before(st.Deactivated.Add(pol.DeleteAfter)) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// NeedsForeignEvidence reports whether the inventory must read the
+// metadata of u's secret although u has no state tag: under
+// policy.delete_foreign_inactive, an inactive key may be one keyrotor
+// retired whose state tag someone removed, and only the secret (its
+// keyrotor:replaces and keyrotor:clock tags) still says when its grace
+// period ends.
+func NeedsForeignEvidence(u User, pol Policy) bool {
+	return pol.DeleteForeignInactive && u.Exempt == "" &&
+		slices.ContainsFunc(u.Keys, func(k Key) bool { return k.Status == vocab.KeyInactive })
 }
 
 func (p *userPlanner) plan() []Action {

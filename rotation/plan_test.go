@@ -556,6 +556,19 @@ func TestPlanForeignInactiveAlone(t *testing.T) {
 			checkActions(t, planUser(User{Keys: []Key{tt.b}}, tt.pol), []want{tt.want})
 		})
 	}
+	t.Run("a key keyrotor retired, its state tag removed: deleted delete_after after the secret's clock", func(t *testing.T) {
+		sec := stored(kK, kB, ago(8*day24))
+		sec.Clock = SecretClock{Event: ClockDeactivated, At: stamp(ago(time.Hour))}
+		u := User{Keys: []Key{inactive(kB, 200*day24, usedAgo(100*day24)), active(kK, 8*day24)}, Secret: sec}
+		if !NeedsForeignEvidence(u, foreignOn) || NeedsForeignEvidence(u, def) {
+			t.Error("NeedsForeignEvidence: want the secret read under delete_foreign_inactive only")
+		}
+		due := sec.Clock.At.Add(foreignOn.DeleteAfter)
+		a := PrimaryByKey(planUser(u, foreignOn))[kB]
+		if a.Kind != ActionNone || a.Code != vocab.ReasonForeignInactive || !a.Due.Equal(due) {
+			t.Errorf("%s %s due %s (%s), want none until %s", a.Kind, a.Code, a.Due, a.Reason, due)
+		}
+	})
 	t.Run("inactive replacement of a rotation is never deleted", func(t *testing.T) {
 		got := planUser(User{
 			Keys: []Key{active(kA, 400*day24), inactive(kK, 100*day24)},
@@ -1183,6 +1196,50 @@ func TestPlanSecretClock(t *testing.T) {
 	honest = withEvidence(aligned(User{Keys: honest.Keys, Tags: honest.Tags}))
 	if a := PrimaryByKey(planUser(honest, def))[kA]; a.Kind != ActionDelete {
 		t.Errorf("honest deletion: %s %s (%s)", a.Kind, a.Code, a.Reason)
+	}
+}
+
+// TestPlanOwnerDecrypt: with a customer managed KMS key on the owner's
+// secret, neither the deactivation nor the deletion of the old key goes
+// ahead unless this run saw the owner allowed to decrypt with the key,
+// and a key that is not enabled is held with the command that turns it on.
+func TestPlanOwnerDecrypt(t *testing.T) {
+	const keyARN = "arn:aws:kms:us-east-1:111122223333:key/k1"
+	repl := active(kK, 30*day24)
+	cases := []struct {
+		name string
+		a    Key
+		st   State
+		kind ActionKind
+	}{
+		{"deactivation", active(kA, 400*day24, usedAgo(20*day24)), issued(kK, 8*day24), ActionDeactivate},
+		{"deletion", inactive(kA, 400*day24), deactivated(kK, 8*day24).WithNotified(EventDeactivated, ago(8*day24)), ActionDelete},
+	}
+	for _, c := range cases {
+		u := withEvidence(aligned(User{Keys: []Key{c.a, repl}, Tags: tags(kA, c.st), ARN: "arn:aws:iam::111122223333:user/alice"}))
+		u.Secret.KMSKeyID = "alias/keyrotor"
+		if !NeedsDecryptCheck(u, def, fixedNow) {
+			t.Errorf("%s: NeedsDecryptCheck is false", c.name)
+		}
+		for _, d := range []struct {
+			check DecryptCheck
+			fix   string
+		}{
+			{DecryptCheck{}, "aws kms create-grant --key-id alias/keyrotor"},
+			{DecryptCheck{Checked: true, KeyARN: keyARN, Problem: "IAM's policy simulation answers implicitDeny"}, "aws kms create-grant --key-id " + keyARN},
+			{DecryptCheck{Checked: true, KeyARN: keyARN, Problem: "KMS key is not enabled", KeyDisabled: true}, "aws kms enable-key --key-id " + keyARN},
+		} {
+			u.OwnerDecrypt = d.check
+			a := PrimaryByKey(planUser(u, def))[kA]
+			if a.Kind != ActionHold || a.Code != vocab.ReasonOwnerCannotDecrypt || !strings.Contains(a.Fix, d.fix) ||
+				!strings.HasPrefix(a.Reason, c.name+" is due") {
+				t.Errorf("%s with %+v: %s %s fix %q (%s)", c.name, d.check, a.Kind, a.Code, a.Fix, a.Reason)
+			}
+		}
+		u.OwnerDecrypt = DecryptCheck{Checked: true, Allowed: true, KeyARN: keyARN}
+		if a := PrimaryByKey(planUser(u, def))[kA]; a.Kind != c.kind {
+			t.Errorf("%s, owner may decrypt: %s %s (%s)", c.name, a.Kind, a.Code, a.Reason)
+		}
 	}
 }
 

@@ -218,6 +218,7 @@ func (r *Runner) runAccount(ctx context.Context, t AccountTarget) accountResult 
 		},
 		KMS: api.KMS, Simulate: api.Permissions, SecretRegion: r.Secrets.Region,
 		CheckDecrypt: func(u User) bool { return NeedsDecryptCheck(u, t.Policy, now) },
+		ReadSecret:   func(u User) bool { return NeedsForeignEvidence(u, t.Policy) },
 	})
 	if err != nil {
 		return fail(fmt.Errorf("inventory of %s: %w", t.ID, err))
@@ -320,14 +321,19 @@ func (r *Runner) filter(actions []Action) (run []Action, skipped []Outcome) {
 // reportKeys turns the inventory and the outcomes into report rows: one per
 // key, carrying its primary action and what became of it.
 func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outcomes []Outcome) ([]report.Key, []report.Notification) {
-	byKey := map[string]Outcome{}
+	// Outcomes are the user's own: a state tag may name any key ID, another
+	// user's too (its Forget is an outcome of the tagged user), and must not
+	// stand in that key's row for what keyrotor did to it.
+	type userKey struct{ user, key string }
+	byKey := map[userKey]Outcome{}
 	var notes []report.Notification
 	for _, o := range outcomes {
 		// The last outcome of a key is its primary one, unless an earlier
 		// step failed or was skipped: then that one explains the key.
-		prev, seen := byKey[o.Action.KeyID]
+		id := userKey{o.Action.User, o.Action.KeyID}
+		prev, seen := byKey[id]
 		if !seen || prev.Result == vocab.ResultDone || prev.Result == vocab.ResultPlanned || prev.Result == "" {
-			byKey[o.Action.KeyID] = o
+			byKey[id] = o
 		}
 		if o.Notified != nil || o.NotifyErr != nil {
 			n := report.Notification{AccountID: t.ID, User: o.Action.User, AccessKeyID: o.Action.KeyID,
@@ -355,7 +361,7 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 			for _, f := range Findings(u, k, t.Policy, now) {
 				rk.Findings = append(rk.Findings, report.Finding{ID: f.ID, Controls: f.Controls})
 			}
-			if o, ok := byKey[k.ID]; ok && o.Action.Code == vocab.ReasonStateTampered {
+			if o, ok := byKey[userKey{u.Name, k.ID}]; ok && o.Action.Code == vocab.ReasonStateTampered {
 				rk.Findings = append(rk.Findings, report.Finding{ID: FindingStateTampered, Controls: Controls(FindingStateTampered)})
 			}
 			if st, ok := states[k.ID]; ok {
@@ -364,7 +370,7 @@ func (r *Runner) reportKeys(inv Inventory, t AccountTarget, now time.Time, outco
 			} else if _, bad := stateErrs[k.ID]; bad {
 				rk.RotationState = "corrupt"
 			}
-			if o, ok := byKey[k.ID]; ok {
+			if o, ok := byKey[userKey{u.Name, k.ID}]; ok {
 				rk.PlannedAction = reportAction(o.Action.Kind)
 				rk.Reason, rk.ReasonCode, rk.Fix = o.Action.Reason, o.Code(), o.Action.Fix
 				if o.Action.NewKeyID != "" {

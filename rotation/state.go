@@ -219,7 +219,15 @@ func IsStateTag(key string) (oldKeyID string, ok bool) {
 		return "", false
 	}
 	raw := key[len(tagPrefix):]
-	id := strings.ToUpper(raw)
+	// Only ASCII is upper-cased: strings.ToUpper makes "AKIA" of "akıa"
+	// (dotless i), which TagValue and the executor's re-read, comparing
+	// with strings.EqualFold, would not take for the same tag.
+	id := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, raw)
 	if !validKeyID(id) || (id != raw && !strings.HasPrefix(id, "AKIA")) {
 		return "", false
 	}

@@ -218,6 +218,9 @@ func TestIsStateTag(t *testing.T) {
 		{"KEYROTOR:" + keyOld, keyOld, true},
 		{"Keyrotor:" + keyOld, keyOld, true},
 		{"keyrotor:notificationsmutedforever", "", false},
+		// Upper-cased, a dotless i reads AKIA, but no EqualFold takes the
+		// tag for keyrotor:AKIA...: it is not a state tag.
+		{"keyrotor:ak\u0131aold0000000000001", "", false},
 		{"keyrotor:", "", false},
 		{"owner", "", false},
 		{keyOld, "", false},

@@ -84,6 +84,13 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 		return failed(o, fmt.Errorf("%s: prepare secret %s: %w (no key was created; the old key is untouched)", what, u.SecretName, err))
 	}
 
+	// Should CreateAccessKey's answer be lost, only a key that is not here
+	// yet can be the one it created: a key the owner made meanwhile, by
+	// hand, is here and is never taken for keyrotor's.
+	before, err := r.listKeys(ctx)
+	if err != nil {
+		return failed(o, fmt.Errorf("%s: %w (no key was created; the old key is untouched)", what, err))
+	}
 	// CreateAccessKey is not idempotent: a retry after a dropped
 	// connection would create a second key, and the LimitExceeded that
 	// follows would look like another run's doing. So only throttling,
@@ -108,7 +115,7 @@ func (r *userRun) issue(ctx context.Context, a Action) Outcome {
 			// AWS answered with an error: it created nothing.
 			return failed(o, createErr)
 		}
-		return failed(o, r.recordUnknownKey(ctx, a.KeyID, intent, createErr))
+		return failed(o, r.recordUnknownKey(ctx, a.KeyID, intent, before, createErr))
 	}
 	if created.AccessKey == nil || aws.ToString(created.AccessKey.AccessKeyId) == "" {
 		return failed(o, fmt.Errorf("%s: create access key: the response has no access key", what))

@@ -124,6 +124,8 @@ type DecryptCheck struct {
 	KeyARN string
 	// Problem says why the check could not be made, or IAM's decision.
 	Problem string
+	// KeyDisabled is set when the key is not enabled: no policy helps then.
+	KeyDisabled bool
 }
 
 // Key is one access key of a user.

@@ -237,18 +237,20 @@ func (r *userRun) checkStateTag(ctx context.Context, a Action) error {
 
 // recordUnknownKey runs after CreateAccessKey failed in a way that may hide
 // its effect (a dropped connection after AWS created the key): it lists the
-// keys again and records on the secret a key that was not there before and
-// was created since the intent, so the next run can delete it as this
-// run's orphan. Only one such key can be recorded; with none nothing is
-// written. It returns createErr, extended with what it found.
-func (r *userRun) recordUnknownKey(ctx context.Context, oldID string, intent State, createErr error) error {
+// keys again and records on the secret a key that was not there right
+// before the call (before) and was created since the intent, so the next
+// run can delete it as this run's orphan. Only one such key can be
+// recorded; with none nothing is written. A key the owner creates by hand
+// while the call is in flight cannot be told from keyrotor's own. It
+// returns createErr, extended with what it found.
+func (r *userRun) recordUnknownKey(ctx context.Context, oldID string, intent State, before []Key, createErr error) error {
 	keys, err := r.listKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("%w; listing the keys afterwards failed too: %w", createErr, err)
 	}
 	var fresh []Key
 	for _, k := range keys {
-		if _, known := r.u.Key(k.ID); !known && inIntentWindow(k, intent) {
+		if _, known := keyByID(before, k.ID); !known && inIntentWindow(k, intent) {
 			fresh = append(fresh, k)
 		}
 	}

@@ -80,6 +80,9 @@ func kmsDescribeKey(r *Request) (any, error) {
 		Enabled: true, Description: k.description, KeyUsage: "ENCRYPT_DECRYPT", KeyState: "Enabled",
 		Origin: "AWS_KMS", KeyManager: "CUSTOMER", CustomerMasterKeySpec: "SYMMETRIC_DEFAULT",
 		KeySpec: "SYMMETRIC_DEFAULT", EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"}}
+	if k.disabled {
+		md.Enabled, md.KeyState = false, "Disabled"
+	}
 	if k.awsManaged {
 		// The AWS managed key: its real ID is an account's secret, so the
 		// simulator names it by a stable ID derived from its ARN.
@@ -109,4 +112,21 @@ func kmsGetKeyPolicy(r *Request) (any, error) {
 		Policy     string `json:"Policy"`
 		PolicyName string `json:"PolicyName"`
 	}{text, "default"}, nil
+}
+
+// kmsSetEnabled serves DisableKey (enabled false) and EnableKey: a disabled
+// key encrypts and decrypts nothing, so Secrets Manager can neither write
+// nor read the secrets it protects. The AWS managed key cannot be changed.
+func kmsSetEnabled(enabled bool) opHandler {
+	return func(r *Request) (any, error) {
+		_, k, err := kmsRequestKey(r)
+		if err != nil {
+			return nil, err
+		}
+		if k.awsManaged {
+			return nil, apiErr(400, "NotFoundException", "Key '%s' does not exist", k.arn)
+		}
+		k.disabled = !enabled
+		return struct{}{}, nil
+	}
 }

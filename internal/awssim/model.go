@@ -244,6 +244,9 @@ type kmsKey struct {
 	// awsManaged marks aws/secretsmanager, the key Secrets Manager uses by
 	// default; using it needs no permission.
 	awsManaged bool
+	// disabled is set by DisableKey: the key encrypts and decrypts nothing
+	// until EnableKey.
+	disabled bool
 }
 
 // credReportMaxAge is how long IAM serves a generated credential report

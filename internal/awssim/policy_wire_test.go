@@ -347,6 +347,34 @@ func TestKMSDecrypt(t *testing.T) {
 	if err != nil || !strings.Contains(aws.ToString(kp.Policy), rotatorARN) {
 		t.Errorf("GetKeyPolicy: %v %v", err, kp)
 	}
+
+	// DisableKey and EnableKey, under the key policy: while the key is off
+	// nobody can read or write the secrets it protects.
+	_, err = kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(keyARN)})
+	wantDenied(t, "DisableKey the key policy does not allow", err, "AccessDeniedException")
+	must(t, w.sim.SetKMSKeyPolicy(keyARN, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"`+rotatorARN+`"},"Action":["kms:GenerateDataKey","kms:Decrypt","kms:DescribeKey","kms:DisableKey","kms:EnableKey"],"Resource":"*"},
+		{"Effect":"Allow","Principal":{"AWS":"`+ownerARN+`"},"Action":"kms:Decrypt","Resource":"*"}]}`))
+	_, err = kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String("alias/keyrotor")})
+	wantOK(t, "DisableKey", err)
+	dk, err = kc.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyARN)})
+	if err != nil || dk.KeyMetadata.Enabled || dk.KeyMetadata.KeyState != kmstypes.KeyStateDisabled {
+		t.Errorf("DescribeKey of a disabled key: %v %+v", err, dk)
+	}
+	_, err = own.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("keyrotor/owner")})
+	var df *smtypes.DecryptionFailure
+	if !errors.As(err, &df) {
+		t.Errorf("GetSecretValue under a disabled key: %v", err)
+	}
+	_, err = rot.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("keyrotor/owner"), SecretString: aws.String("x")})
+	var ef *smtypes.EncryptionFailure
+	if !errors.As(err, &ef) {
+		t.Errorf("PutSecretValue under a disabled key: %v", err)
+	}
+	_, err = kc.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(keyARN)})
+	wantOK(t, "EnableKey", err)
+	_, err = own.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("keyrotor/owner")})
+	wantOK(t, "GetSecretValue once the key is enabled again", err)
 }
 
 // TestSimulateIdentityPolicies: keyrotor asks "can this owner read and

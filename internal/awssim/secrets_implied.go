@@ -68,7 +68,9 @@ func withSecretKMS(h opHandler, action string) opHandler {
 // the key policy, with kms:ViaService naming Secrets Manager. The AWS
 // managed key (no key, or alias/aws/secretsmanager) needs none: its key
 // policy admits every principal of the account. An unknown key is
-// InvalidParameterException, as Secrets Manager answers.
+// InvalidParameterException, as Secrets Manager answers; a disabled one
+// (DisableKey) is DecryptionFailure to a read and EncryptionFailure to a
+// write.
 func authorizeKMS(r *Request, keyID string, secretARN string, actions ...string) error {
 	k, err := r.Sim.resolveKMSKeyLocked(r.Account, r.Region, keyID)
 	if err != nil {
@@ -97,6 +99,14 @@ func authorizeKMS(r *Request, keyID string, secretARN string, actions ...string)
 			}
 			return err
 		}
+	}
+	if k.disabled {
+		if r.Op == "GetSecretValue" {
+			return apiErr(400, "DecryptionFailure",
+				"Secrets Manager can't decrypt the protected secret text using the provided KMS key: %s is disabled.", k.arn)
+		}
+		return apiErr(400, "EncryptionFailure",
+			"Secrets Manager can't encrypt the protected secret text using the provided KMS key. Check that the KMS key is available, enabled, and not in an invalid state: %s is disabled.", k.arn)
 	}
 	return nil
 }

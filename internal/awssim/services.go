@@ -93,6 +93,8 @@ var services = map[string]*service{
 		ops: map[string]opHandler{
 			"DescribeKey":  kmsDescribeKey,
 			"GetKeyPolicy": kmsGetKeyPolicy,
+			"DisableKey":   kmsSetEnabled(false),
+			"EnableKey":    kmsSetEnabled(true),
 		},
 	},
 	"ses": {
